@@ -1,0 +1,120 @@
+"""The demo org: two tenants, their org trees and users of several roles. Safe to run again."""
+
+import uuid
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from .models import (
+    AccessRule,
+    Cluster,
+    Department,
+    NodePool,
+    Project,
+    Role,
+    ScopeType,
+    Tenant,
+    User,
+)
+
+DEMO_PASSWORD = "demo-reports-2026"
+_UUID_NAMESPACE = uuid.UUID("6f1c2d4e-8a0b-4c7d-9e3f-5a6b7c8d9e0f")
+
+# tenant slug -> (name, {cluster: ({node pools}, {department: [projects]})})
+DEMO_ORGS = {
+    "demo": (
+        "Demo Corp",
+        {
+            "gpu-east": (["a100"], {"research": ["vision", "nlp"], "engineering": ["recsys"]}),
+            "gpu-west": (["h100"], {"research": ["speech"], "platform": ["infra"]}),
+        },
+    ),
+    "other": ("Other Labs", {"lab": ([], {"ai": ["robotics"]})}),
+}
+
+# e-mail -> (tenant slug, full name, role, scope: "tenant" or "KIND:CLUSTER/NAME")
+DEMO_USERS = {
+    "admin@demo.example": ("demo", "Ada Admin", "System administrator", "tenant"),
+    "viewer@demo.example": ("demo", "Victor Viewer", "Viewer", "tenant"),
+    "dept-admin@demo.example": (
+        "demo",
+        "Dora Department",
+        "Department administrator",
+        "department:gpu-east/research",
+    ),
+    "researcher@demo.example": (
+        "demo",
+        "Remy Researcher",
+        "L1 researcher",
+        "project:gpu-east/vision",
+    ),
+    "viewer@other.example": ("other", "Olga Other", "Viewer", "tenant"),
+}
+OPERATOR_EMAIL = "ops@demo.example"
+
+
+@dataclass
+class DemoLogin:
+    email: str
+    role: str
+
+
+@transaction.atomic
+def seed_demo_org() -> list[DemoLogin]:
+    """Create (or bring back) the demo tenants, org trees and users; return their logins."""
+    tenants = {
+        slug: _seed_tree(slug, name, clusters) for slug, (name, clusters) in DEMO_ORGS.items()
+    }
+    logins = []
+    for email, (slug, full_name, role_name, scope) in DEMO_USERS.items():
+        user = _seed_user(email, full_name, tenant=tenants[slug])
+        _seed_rule(user, Role.objects.get(name=role_name), tenants[slug], scope)
+        where = "the whole tenant" if scope == "tenant" else scope.replace(":", " ")
+        logins.append(DemoLogin(email, f"{role_name}, {where} ({tenants[slug].name})"))
+    _seed_user(OPERATOR_EMAIL, "Otto Operator", tenant=None, is_staff=True, is_superuser=True)
+    logins.append(DemoLogin(OPERATOR_EMAIL, "operator (Django admin)"))
+    return logins
+
+
+def _seed_tree(slug: str, name: str, clusters: dict) -> Tenant:
+    tenant, _ = Tenant.objects.update_or_create(slug=slug, defaults={"name": name})
+    for cluster_name, (pools, departments) in clusters.items():
+        cluster, _ = Cluster.objects.get_or_create(
+            tenant=tenant,
+            name=cluster_name,
+            defaults={"uuid": uuid.uuid5(_UUID_NAMESPACE, f"{slug}/{cluster_name}")},
+        )
+        cluster.ensure_default_nodepool()
+        for pool in pools:
+            NodePool.objects.get_or_create(cluster=cluster, name=pool)
+        for department_name, projects in departments.items():
+            department, _ = Department.objects.get_or_create(cluster=cluster, name=department_name)
+            for project_name in projects:
+                Project.objects.get_or_create(
+                    cluster=cluster, name=project_name, defaults={"department": department}
+                )
+    return tenant
+
+
+def _seed_user(email: str, full_name: str, tenant: Tenant | None, **flags) -> User:
+    user, _ = User.objects.update_or_create(
+        email=email, defaults={"full_name": full_name, "tenant": tenant, **flags}
+    )
+    user.set_password(DEMO_PASSWORD)
+    user.save(update_fields=["password"])
+    return user
+
+
+def _seed_rule(user: User, role: Role, tenant: Tenant, scope: str) -> None:
+    if scope == "tenant":
+        unit = {}
+        scope_type = ScopeType.TENANT
+    else:
+        scope_type, path = scope.split(":")
+        cluster_name, name = path.split("/")
+        model = {"department": Department, "project": Project}[scope_type]
+        in_tenant = model.objects.for_tenant(tenant)
+        unit = {scope_type: in_tenant.get(cluster__name=cluster_name, name=name)}
+    AccessRule.objects.get_or_create(
+        tenant=tenant, user=user, role=role, scope_type=scope_type, **unit
+    )

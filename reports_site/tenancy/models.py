@@ -1,0 +1,484 @@
+"""Tenants, their org tree (cluster > department > project, cluster > node pool), the people and
+machines that act in a tenant, and the access rules that say what each of them may do where."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.auth.models import PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+class Tenant(models.Model):
+    """An organisation. Its integer id is the API's `tenantId`."""
+
+    slug = models.SlugField(max_length=63, unique=True)
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OrgUnitQuerySet(models.QuerySet):
+    """Scoping shared by every org unit: by tenant, and by what a subject may do."""
+
+    tenant_path = "cluster__tenant"
+    resource = ""
+
+    def for_tenant(self, tenant: Tenant) -> OrgUnitQuerySet:
+        return self.filter(**{self.tenant_path: tenant})
+
+    def permitted(self, subject, resource: str, action: str) -> OrgUnitQuerySet:
+        """The units of the subject's tenant on which it may do `action` to `resource`."""
+        from reports_site.tenancy import permissions
+
+        return permissions.restrict(self, subject, resource, action)
+
+    def readable_by(self, subject) -> OrgUnitQuerySet:
+        """The units the subject may read (`<their resource type>:read`)."""
+        return self.permitted(subject, self.resource, "read")
+
+
+class ClusterQuerySet(OrgUnitQuerySet):
+    tenant_path = "tenant"
+    resource = "cluster"
+
+
+class NodePoolQuerySet(OrgUnitQuerySet):
+    resource = "nodepools"
+
+
+class DepartmentQuerySet(OrgUnitQuerySet):
+    resource = "department"
+
+
+class ProjectQuerySet(OrgUnitQuerySet):
+    resource = "project"
+
+
+class ClusterManager(models.Manager.from_queryset(ClusterQuerySet)):
+    def create(self, **kwargs) -> Cluster:
+        cluster = super().create(**kwargs)
+        cluster.ensure_default_nodepool()
+        return cluster
+
+
+class Cluster(models.Model):
+    """A Kubernetes cluster of a tenant; `uuid` is the API's `clusterId`."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="clusters")
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, verbose_name="UUID")
+    name = models.CharField(max_length=200)
+
+    objects = ClusterManager()
+
+    class Meta:
+        ordering = ["tenant", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="cluster_name_unique_in_tenant")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def ensure_default_nodepool(self) -> NodePool:
+        pool, _ = NodePool.objects.get_or_create(cluster=self, name=NodePool.DEFAULT)
+        return pool
+
+
+class NodePool(models.Model):
+    DEFAULT = "default"
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="nodepools")
+    name = models.CharField(max_length=200)
+
+    objects = NodePoolQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["cluster", "name"]
+        verbose_name = "node pool"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cluster", "name"], name="nodepool_name_unique_in_cluster"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cluster.name}/{self.name}"
+
+
+class Department(models.Model):
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="departments")
+    name = models.CharField(max_length=200)
+
+    objects = DepartmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["cluster", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cluster", "name"], name="department_name_unique_in_cluster"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cluster.name}/{self.name}"
+
+
+class Project(models.Model):
+    """A project belongs to one department; `cluster` repeats the department's cluster so that the
+    database can keep project names unique per cluster."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="projects")
+    department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="projects")
+    name = models.CharField(max_length=200)
+
+    objects = ProjectQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["cluster", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cluster", "name"], name="project_name_unique_in_cluster"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cluster.name}/{self.name}"
+
+    def clean(self) -> None:
+        if self.department_id and self.cluster_id and self.department.cluster_id != self.cluster_id:
+            raise ValidationError(
+                {"department": "The department must belong to the project's cluster."}
+            )
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, email: str) -> User:
+        return self.get(email__iexact=email)
+
+    def create_user(self, email: str, password: str | None = None, **fields) -> User:
+        if not email:
+            raise ValueError("An e-mail address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **fields) -> User:
+        fields.setdefault("is_staff", True)
+        fields.setdefault("is_superuser", True)
+        return self.create_user(email, password, **fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person, logged in by e-mail. Analysts belong to one tenant; operators (staff) may have none
+    and work in the admin only."""
+
+    email = models.EmailField(unique=True)
+    full_name = models.CharField(max_length=200, blank=True)
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="users", null=True, blank=True
+    )
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(
+        default=False, help_text="Operators: may log in to the admin site."
+    )
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="user_email_unique_ignoring_case")
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def get_full_name(self) -> str:
+        return self.full_name or self.email
+
+    def get_short_name(self) -> str:
+        return self.full_name.split(" ")[0] if self.full_name else self.email
+
+
+def _new_client_id() -> str:
+    return secrets.token_hex(16)
+
+
+class ServiceAccount(models.Model):
+    """A machine identity of a tenant; it authenticates to the API with client id and secret.
+    Only a hash of the secret is stored: the secret is shown once, when it is made."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="service_accounts")
+    name = models.CharField(max_length=200)
+    client_id = models.CharField(
+        max_length=64, unique=True, default=_new_client_id, editable=False, verbose_name="client ID"
+    )
+    secret_hash = models.CharField(max_length=256, editable=False)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["tenant", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "name"], name="service_account_name_unique_in_tenant"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"sa:{self.name}"
+
+    def set_new_secret(self) -> str:
+        """Give the account a fresh secret and return it; the caller shows it once."""
+        secret = secrets.token_urlsafe(32)
+        self.secret_hash = make_password(secret)
+        return secret
+
+    def check_secret(self, secret: str) -> bool:
+        return bool(self.secret_hash) and check_password(secret, self.secret_hash)
+
+
+class Resource(models.TextChoices):
+    TENANT = "tenant", "Tenant"
+    CLUSTER = "cluster", "Cluster"
+    NODEPOOLS = "nodepools", "Node pools"
+    DEPARTMENT = "department", "Department"
+    PROJECT = "project", "Project"
+    USERS = "users", "Users"
+    SERVICE_ACCOUNT = "service-account", "Service account"
+    ACCESS_RULES = "access_rules", "Access rules"
+    DASHBOARDS_CONSUMPTION = "dashboards-consumption", "Consumption dashboards"
+
+
+class Action(models.TextChoices):
+    CREATE = "create", "Create"
+    READ = "read", "Read"
+    UPDATE = "update", "Update"
+    DELETE = "delete", "Delete"
+
+
+class Role(models.Model):
+    """A named set of permissions, such as "L1 researcher"."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def grants(self, resource: str, action: str) -> bool:
+        return self.permissions.filter(resource=resource, **{action_field(action): True}).exists()
+
+
+def action_field(action: str) -> str:
+    """The RolePermission field that holds one action; unknown actions are a programming error."""
+    if action not in Action.values:
+        raise ValueError(f"Unknown action {action!r}; expected one of {Action.values}")
+    return f"can_{action}"
+
+
+class RolePermission(models.Model):
+    """The actions a role allows on one resource type."""
+
+    role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="permissions")
+    resource = models.CharField(max_length=40, choices=Resource.choices)
+    can_create = models.BooleanField("create", default=False)
+    can_read = models.BooleanField("read", default=False)
+    can_update = models.BooleanField("update", default=False)
+    can_delete = models.BooleanField("delete", default=False)
+
+    class Meta:
+        ordering = ["role", "resource"]
+        constraints = [
+            models.UniqueConstraint(fields=["role", "resource"], name="one_permission_per_resource")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource}: {' '.join(self.actions) or 'nothing'}"
+
+    @property
+    def actions(self) -> list[str]:
+        return [action for action in Action.values if getattr(self, action_field(action))]
+
+
+class ScopeType(models.TextChoices):
+    TENANT = "tenant", "Tenant"
+    CLUSTER = "cluster", "Cluster"
+    DEPARTMENT = "department", "Department"
+    PROJECT = "project", "Project"
+
+
+class AccessRuleQuerySet(models.QuerySet):
+    def for_subject(self, subject) -> AccessRuleQuerySet:
+        """The rules of a user or a service account, within its own tenant."""
+        if isinstance(subject, ServiceAccount):
+            return self.filter(service_account=subject, tenant_id=subject.tenant_id)
+        if isinstance(subject, User) and subject.pk:
+            return self.filter(user=subject, tenant_id=subject.tenant_id)
+        return self.none()
+
+    def granting(self, resource: str, action: str) -> AccessRuleQuerySet:
+        return self.filter(
+            role__permissions__resource=resource,
+            **{f"role__permissions__{action_field(action)}": True},
+        )
+
+
+class AccessRule(models.Model):
+    """Subject (a user or a service account) has role in scope; the scope covers everything below
+    it. Exactly one subject is set, and exactly the org unit that the scope type names."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="access_rules")
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, null=True, blank=True, related_name="access_rules"
+    )
+    service_account = models.ForeignKey(
+        ServiceAccount, on_delete=models.CASCADE, null=True, blank=True, related_name="access_rules"
+    )
+    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="access_rules")
+    scope_type = models.CharField(max_length=20, choices=ScopeType.choices)
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, null=True, blank=True)
+    department = models.ForeignKey(Department, on_delete=models.CASCADE, null=True, blank=True)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = AccessRuleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["tenant", "scope_type", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(user__isnull=False, service_account__isnull=True)
+                    | Q(user__isnull=True, service_account__isnull=False)
+                ),
+                name="access_rule_has_one_subject",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        scope_type=ScopeType.TENANT,
+                        cluster__isnull=True,
+                        department__isnull=True,
+                        project__isnull=True,
+                    )
+                    | Q(
+                        scope_type=ScopeType.CLUSTER,
+                        cluster__isnull=False,
+                        department__isnull=True,
+                        project__isnull=True,
+                    )
+                    | Q(
+                        scope_type=ScopeType.DEPARTMENT,
+                        cluster__isnull=True,
+                        department__isnull=False,
+                        project__isnull=True,
+                    )
+                    | Q(
+                        scope_type=ScopeType.PROJECT,
+                        cluster__isnull=True,
+                        department__isnull=True,
+                        project__isnull=False,
+                    )
+                ),
+                name="access_rule_scope_matches_type",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "role", "scope_type", "cluster", "department", "project"],
+                name="access_rule_unique_for_user",
+                nulls_distinct=False,
+                condition=Q(user__isnull=False),
+            ),
+            models.UniqueConstraint(
+                fields=[
+                    "service_account",
+                    "role",
+                    "scope_type",
+                    "cluster",
+                    "department",
+                    "project",
+                ],
+                name="access_rule_unique_for_service_account",
+                nulls_distinct=False,
+                condition=Q(service_account__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} is {self.role} in {self.scope_label}"
+
+    @property
+    def subject(self) -> User | ServiceAccount | None:
+        return self.user or self.service_account
+
+    @property
+    def scope_unit(self) -> Tenant | Cluster | Department | Project | None:
+        return {
+            ScopeType.TENANT: self.tenant,
+            ScopeType.CLUSTER: self.cluster,
+            ScopeType.DEPARTMENT: self.department,
+            ScopeType.PROJECT: self.project,
+        }.get(self.scope_type)
+
+    @property
+    def scope_label(self) -> str:
+        unit = self.scope_unit
+        if self.scope_type == ScopeType.TENANT:
+            return f"tenant {unit.slug}" if unit else "tenant"
+        return f"{self.scope_type} {unit}" if unit else self.scope_type
+
+    def clean(self) -> None:
+        errors = {}
+        subject = self.subject
+        if subject is None or (self.user_id and self.service_account_id):
+            errors["user"] = "Choose either a user or a service account."
+        elif self.tenant_id and subject.tenant_id != self.tenant_id:
+            errors["tenant"] = "The subject belongs to another tenant."
+        expected = {
+            ScopeType.CLUSTER: "cluster",
+            ScopeType.DEPARTMENT: "department",
+            ScopeType.PROJECT: "project",
+        }.get(self.scope_type)
+        for field in ("cluster", "department", "project"):
+            unit = getattr(self, field) if getattr(self, f"{field}_id") else None
+            if field == expected and unit is None:
+                errors[field] = f"A {field} scope needs a {field}."
+            elif field != expected and unit is not None:
+                errors[field] = f"Leave this empty for a {self.scope_type} scope."
+            elif unit is not None and self.tenant_id and tenant_id_of(unit) != self.tenant_id:
+                errors[field] = f"The {field} belongs to another tenant."
+        if errors:
+            raise ValidationError(errors)
+
+
+def tenant_id_of(unit: Tenant | Cluster | NodePool | Department | Project) -> int:
+    """The id of the tenant an org unit (or a tenant) belongs to."""
+    if isinstance(unit, Tenant):
+        return unit.pk
+    if isinstance(unit, Cluster):
+        return unit.tenant_id
+    return unit.cluster.tenant_id

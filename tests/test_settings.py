@@ -1,0 +1,100 @@
+"""Settings come from the environment, fail loudly on bad values, and pass the deploy check."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from reports_site.settings import env_bool, env_int, env_list
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PRODUCTION_ENV = {
+    "DEBUG": "0",
+    "SECRET_KEY": "k3y-for-the-deploy-check-only-" + "x" * 40,
+    "ALLOWED_HOSTS": "reports.example.com",
+}
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """Run manage.py in a fresh process with the given environment on top of a clean one."""
+    base = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DEBUG"}}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+class TestEnvHelpers:
+    @pytest.mark.parametrize("raw, expected", [("1", True), ("yes", True), ("off", False)])
+    def test_env_bool_reads_yes_and_no(self, monkeypatch, raw, expected):
+        monkeypatch.setenv("FLAG", raw)
+        assert env_bool("FLAG", not expected) is expected
+
+    def test_env_bool_rejects_anything_else(self, monkeypatch):
+        monkeypatch.setenv("FLAG", "maybe")
+        with pytest.raises(ImproperlyConfigured, match="FLAG must be one of"):
+            env_bool("FLAG", False)
+
+    def test_env_int_rejects_words(self, monkeypatch):
+        monkeypatch.setenv("COUNT", "ten")
+        with pytest.raises(ImproperlyConfigured, match="COUNT must be a whole number; got 'ten'"):
+            env_int("COUNT", 1)
+
+    def test_defaults_apply_when_unset(self, monkeypatch):
+        monkeypatch.delenv("UNSET_FOR_TEST", raising=False)
+        assert env_int("UNSET_FOR_TEST", 7) == 7
+        assert env_list("UNSET_FOR_TEST", ["a"]) == ["a"]
+
+    def test_env_list_splits_on_commas(self, monkeypatch):
+        monkeypatch.setenv("HOSTS", "a.example, b.example,,")
+        assert env_list("HOSTS", []) == ["a.example", "b.example"]
+
+
+class TestDeployCheck:
+    def test_the_documented_production_environment_passes(self, tmp_path):
+        result = manage(
+            "check", "--deploy", "--fail-level", "WARNING", VAR_DIR=str(tmp_path), **PRODUCTION_ENV
+        )
+        assert result.returncode == 0, result.stderr
+        assert "no issues" in result.stdout
+
+    def test_it_fails_when_a_strict_default_is_loosened(self, tmp_path):
+        result = manage(
+            "check",
+            "--deploy",
+            "--fail-level",
+            "WARNING",
+            VAR_DIR=str(tmp_path),
+            SESSION_COOKIE_SECURE="0",
+            **PRODUCTION_ENV,
+        )
+        assert result.returncode != 0
+        assert "security.W012" in result.stderr
+
+    def test_production_without_a_secret_key_refuses_to_start(self, tmp_path):
+        env = {**PRODUCTION_ENV, "SECRET_KEY": ""}
+        result = manage("check", VAR_DIR=str(tmp_path), **env)
+        assert result.returncode != 0
+        assert "SECRET_KEY must be set when DEBUG is off." in result.stderr
+
+
+class TestSQLite:
+    def test_the_default_database_uses_wal_and_immediate_transactions(self, tmp_path):
+        script = (
+            "from django.db import connection\n"
+            "cursor = connection.cursor()\n"
+            "print(cursor.execute('PRAGMA journal_mode').fetchone()[0])\n"
+            "print(connection.settings_dict['OPTIONS']['transaction_mode'])\n"
+            "print(cursor.execute('PRAGMA busy_timeout').fetchone()[0])\n"
+        )
+        result = manage("shell", "-v", "0", "-c", script, VAR_DIR=str(tmp_path), DATABASE_URL="")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split() == ["wal", "IMMEDIATE", "30000"]
+        assert (tmp_path / "db.sqlite3").exists()

@@ -27,12 +27,12 @@ $(VAR_DIR)/.demo-seeded:
 	$(MANAGE) seed_demo
 	touch $@
 
-# One Ctrl-C stops both the web server and the worker: they share the terminal's process group,
-# and the trap stops the worker however the server ends.
+# One Ctrl-C stops both the web server and the worker: the worker runs in the background, and the
+# trap stops it however the server ends.
 run: migrate $(VAR_DIR)/.demo-seeded
 	@echo "Serving on http://127.0.0.1:8000/ (Ctrl-C stops the server and the worker)"
-	@trap 'kill 0' EXIT; \
-	$(MANAGE) qcluster & \
+	@$(MANAGE) qcluster & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(MANAGE) runserver 127.0.0.1:8000
 
 lint: $(VENV)/.installed-dev

@@ -151,3 +151,23 @@ class TestAdmin:
         )
         cluster = Cluster.objects.get(tenant=tenant, name="north")
         assert list(cluster.nodepools.values_list("name", flat=True)) == ["default"]
+
+    def test_a_default_pool_typed_for_a_new_cluster_is_refused_with_a_message(
+        self, admin_client, tenant
+    ):
+        from reports_site.tenancy.models import Cluster
+
+        response = admin_client.post(
+            reverse("admin:tenancy_cluster_add"),
+            {
+                "tenant": tenant.pk,
+                "name": "north",
+                "uuid": "2f1d3c4b-5a69-4788-9a0b-1c2d3e4f5a6b",
+                "nodepools-TOTAL_FORMS": "1",
+                "nodepools-INITIAL_FORMS": "0",
+                "nodepools-0-name": "default",
+            },
+        )
+        assert response.status_code == 200
+        assert "node pool; leave it out here." in response.content.decode()
+        assert not Cluster.objects.filter(name="north").exists()

@@ -1,7 +1,9 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django.forms import BaseInlineFormSet
 from django.http import HttpRequest
 
 from .models import (
@@ -25,8 +27,25 @@ class TenantAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
 
 
+class NodePoolInlineFormSet(BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        if not self.instance._state.adding:
+            return
+        names = [
+            form.cleaned_data.get("name")
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+        if NodePool.DEFAULT in names:
+            raise ValidationError(
+                f"Every new cluster gets its '{NodePool.DEFAULT}' node pool; leave it out here."
+            )
+
+
 class NodePoolInline(admin.TabularInline):
     model = NodePool
+    formset = NodePoolInlineFormSet
     extra = 0
 
 
@@ -37,11 +56,6 @@ class ClusterAdmin(admin.ModelAdmin):
     list_select_related = ["tenant"]
     search_fields = ["name", "uuid", "tenant__slug"]
     inlines = [NodePoolInline]
-
-    def save_related(self, request, form, formsets, change) -> None:
-        super().save_related(request, form, formsets, change)
-        # A cluster always has its `default` node pool, however it was made.
-        form.instance.ensure_default_nodepool()
 
 
 class OrgUnitAdmin(admin.ModelAdmin):

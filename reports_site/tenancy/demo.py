@@ -5,17 +5,8 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from .models import (
-    AccessRule,
-    Cluster,
-    Department,
-    NodePool,
-    Project,
-    Role,
-    ScopeType,
-    Tenant,
-    User,
-)
+from .models import AccessRule, Cluster, Department, NodePool, Project, Role, Tenant, User
+from .scopes import parse_scope
 
 DEMO_PASSWORD = "demo-reports-2026"
 _UUID_NAMESPACE = uuid.UUID("6f1c2d4e-8a0b-4c7d-9e3f-5a6b7c8d9e0f")
@@ -32,7 +23,7 @@ DEMO_ORGS = {
     "other": ("Other Labs", {"lab": ([], {"ai": ["robotics"]})}),
 }
 
-# e-mail -> (tenant slug, full name, role, scope: "tenant" or "KIND:CLUSTER/NAME")
+# e-mail -> (tenant slug, full name, role, scope as `manage.py grant --scope` takes it)
 DEMO_USERS = {
     "admin@demo.example": ("demo", "Ada Admin", "System administrator", "tenant"),
     "viewer@demo.example": ("demo", "Victor Viewer", "Viewer", "tenant"),
@@ -106,15 +97,6 @@ def _seed_user(email: str, full_name: str, tenant: Tenant | None, **flags) -> Us
 
 
 def _seed_rule(user: User, role: Role, tenant: Tenant, scope: str) -> None:
-    if scope == "tenant":
-        unit = {}
-        scope_type = ScopeType.TENANT
-    else:
-        scope_type, path = scope.split(":")
-        cluster_name, name = path.split("/")
-        model = {"department": Department, "project": Project}[scope_type]
-        in_tenant = model.objects.for_tenant(tenant)
-        unit = {scope_type: in_tenant.get(cluster__name=cluster_name, name=name)}
     AccessRule.objects.get_or_create(
-        tenant=tenant, user=user, role=role, scope_type=scope_type, **unit
+        tenant=tenant, user=user, role=role, **parse_scope(scope, tenant).rule_fields
     )

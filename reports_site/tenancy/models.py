@@ -11,8 +11,8 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.models import PermissionsMixin
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
-from django.db.models.functions import Lower
+from django.db.models import Q, Value
+from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
 
@@ -67,13 +67,6 @@ class ProjectQuerySet(OrgUnitQuerySet):
     resource = "project"
 
 
-class ClusterManager(models.Manager.from_queryset(ClusterQuerySet)):
-    def create(self, **kwargs) -> Cluster:
-        cluster = super().create(**kwargs)
-        cluster.ensure_default_nodepool()
-        return cluster
-
-
 class Cluster(models.Model):
     """A Kubernetes cluster of a tenant; `uuid` is the API's `clusterId`."""
 
@@ -81,7 +74,7 @@ class Cluster(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, verbose_name="UUID")
     name = models.CharField(max_length=200)
 
-    objects = ClusterManager()
+    objects = ClusterQuerySet.as_manager()
 
     class Meta:
         ordering = ["tenant", "name"]
@@ -91,6 +84,14 @@ class Cluster(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        adding = self._state.adding
+        super().save(*args, **kwargs)
+        # A cluster always has its `default` node pool, however it is created (the manager, a
+        # form, get_or_create), so this invariant lives with the model.
+        if adding:
+            self.ensure_default_nodepool()
 
     def ensure_default_nodepool(self) -> NodePool:
         pool, _ = NodePool.objects.get_or_create(cluster=self, name=NodePool.DEFAULT)
@@ -407,24 +408,16 @@ class AccessRule(models.Model):
                 ),
                 name="access_rule_scope_matches_type",
             ),
+            # One rule per subject, role and scope. Absent ids count as 0 so that the same rule
+            # cannot be stored twice on any database (NULLs would otherwise all be distinct).
             models.UniqueConstraint(
-                fields=["user", "role", "scope_type", "cluster", "department", "project"],
-                name="access_rule_unique_for_user",
-                nulls_distinct=False,
-                condition=Q(user__isnull=False),
-            ),
-            models.UniqueConstraint(
-                fields=[
-                    "service_account",
-                    "role",
-                    "scope_type",
-                    "cluster",
-                    "department",
-                    "project",
-                ],
-                name="access_rule_unique_for_service_account",
-                nulls_distinct=False,
-                condition=Q(service_account__isnull=False),
+                *(
+                    Coalesce(field, Value(0), output_field=models.BigIntegerField())
+                    for field in ["user", "service_account", "cluster", "department", "project"]
+                ),
+                "role",
+                "scope_type",
+                name="access_rule_unique",
             ),
         ]
 

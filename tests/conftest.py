@@ -67,3 +67,10 @@ def bob(tenant):
 def charlie(other_tenant):
     """A user of another tenant."""
     return UserFactory(email="charlie@globex.example", tenant=other_tenant)
+
+
+def pytest_report_header(config):
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    return f"database: {database['ENGINE']} {database['NAME']}"

@@ -1,0 +1,118 @@
+from django.contrib import admin
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Max, Min
+from django.utils.functional import cached_property
+
+from . import rollups
+from .models import DAY_SECONDS, UsageRollup, UsageSample
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most CAP rows, so that a page of a table with tens of millions of rows does not
+    wait for a full count; beyond that the admin shows CAP and the last page is CAP's."""
+
+    CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list[: self.CAP].count()
+
+
+class TenantFilter(admin.SimpleListFilter):
+    title = "tenant"
+    parameter_name = "tenant"
+
+    def lookups(self, request, model_admin):
+        from reports_site.tenancy.models import Tenant
+
+        return [(tenant.slug, tenant.name) for tenant in Tenant.objects.all()]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(project__cluster__tenant__slug=self.value())
+        return queryset
+
+
+@admin.register(UsageSample)
+class UsageSampleAdmin(admin.ModelAdmin):
+    list_display = [
+        "workload",
+        "project",
+        "nodepool_name",
+        "start",
+        "duration_seconds",
+        "gpu_allocated",
+        "gpu_idle",
+        "cpu_allocated_cores",
+        "cpu_used_cores",
+        "memory_allocated_bytes",
+        "memory_used_bytes",
+    ]
+    list_filter = [TenantFilter]
+    list_select_related = ["project__cluster", "nodepool"]
+    raw_id_fields = ["project", "nodepool"]
+    # Newest first by primary key: the one order every database can serve from an index.
+    ordering = ["-pk"]
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+    search_fields = ["=workload"]
+    search_help_text = "Exact workload name."
+
+    @admin.display(description="node pool", ordering="nodepool__name")
+    def nodepool_name(self, sample: UsageSample) -> str:
+        return sample.nodepool.name
+
+    def get_search_results(self, request, queryset, search_term):
+        # An exact, case-sensitive match; case-insensitive lookups cannot use an index.
+        if search_term:
+            return queryset.filter(workload=search_term.strip()), False
+        return queryset, False
+
+    # Every change made here keeps the rollups exact, for the sample's old and new place.
+    @transaction.atomic
+    def save_model(self, request, obj: UsageSample, form, change: bool) -> None:
+        before = UsageSample.objects.filter(pk=obj.pk) if change else UsageSample.objects.none()
+        touched = list(before.values_list("project_id", "start_epoch"))
+        super().save_model(request, obj, form, change)
+        _refresh_around([*touched, (obj.project_id, obj.start_epoch)])
+
+    @transaction.atomic
+    def delete_model(self, request, obj: UsageSample) -> None:
+        super().delete_model(request, obj)
+        _refresh_around([(obj.project_id, obj.start_epoch)])
+
+    @transaction.atomic
+    def delete_queryset(self, request, queryset) -> None:
+        spans = queryset.values("project_id").annotate(
+            first=Min("start_epoch"), last=Max("start_epoch")
+        )
+        touched = [(s["project_id"], t) for s in spans for t in (s["first"], s["last"])]
+        super().delete_queryset(request, queryset)
+        _refresh_around(touched)
+
+
+def _refresh_around(touched: list[tuple[int, int]]) -> None:
+    """Refresh the rollups of the days these (project, start) pairs can reach."""
+    days: dict[int, list[int]] = {}
+    for project_id, start_epoch in touched:
+        days.setdefault(project_id, []).append(start_epoch // DAY_SECONDS)
+    for project_id, project_days in days.items():
+        rollups.refresh([project_id], min(project_days), max(project_days) + 1)
+
+
+@admin.register(UsageRollup)
+class UsageRollupAdmin(admin.ModelAdmin):
+    list_display = ["project", "nodepool", "day", "gpu_allocated", "cpu_allocated"]
+    list_filter = [TenantFilter]
+    list_select_related = ["project__cluster", "nodepool__cluster"]
+    raw_id_fields = ["project", "nodepool"]
+    ordering = ["-pk"]
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False  # rollups are derived from the samples
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

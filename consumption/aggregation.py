@@ -1,0 +1,287 @@
+"""Consumption for a period: the one function that turns usage into a report's rows (spec 3.3).
+
+Whole UTC days inside the period are read from the daily rollups; only the partial days at the
+period's edges are read from the raw samples, each sample prorated by its overlap. All sums are
+integers, so the rollup path and the raw path give identical numbers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import F, IntegerField, QuerySet, Sum, Value
+from django.db.models.functions import Greatest, Least
+
+from reports_site.tenancy.models import Cluster, Department, NodePool, Project, Tenant
+
+from .models import DAY_SECONDS, MAX_DURATION_SECONDS, MIB, MICRO, UsageRollup, UsageSample
+
+
+class Segment:
+    """What a report's rows are grouped by (the API's `groupBy`)."""
+
+    PROJECT = "Project"
+    DEPARTMENT = "Department"
+    CLUSTER = "Cluster"
+    NODEPOOL = "Nodepool"
+    CHOICES = [PROJECT, DEPARTMENT, CLUSTER, NODEPOOL]
+
+
+SEGMENT_COLUMNS = {
+    Segment.CLUSTER: ("Cluster",),
+    Segment.DEPARTMENT: ("Cluster", "Department"),
+    Segment.PROJECT: ("Cluster", "Department", "Project"),
+    Segment.NODEPOOL: ("Cluster", "Node pool"),
+}
+MEASURE_COLUMNS = (
+    "GPU allocation hours",
+    "GPU Idle hours",
+    "CPU cores allocation hours",
+    "CPU cores usage hours",
+    "CPU Memory bytes allocation hours",
+    "CPU Memory bytes usage hours",
+)
+FILTER_FIELDS = ("projectName", "departmentName", "clusterId")
+
+# The field of a sample or a rollup that identifies its segment.
+_SEGMENT_KEY = {
+    Segment.PROJECT: "project_id",
+    Segment.DEPARTMENT: "project__department_id",
+    Segment.CLUSTER: "project__cluster_id",
+    Segment.NODEPOOL: "nodepool_id",
+}
+# The integer sums behind the six measures: amount × seconds, memory split into whole MiB and rest.
+_SUMS = (
+    "gpu_allocated",
+    "gpu_idle",
+    "cpu_allocated",
+    "cpu_used",
+    "memory_allocated_mib",
+    "memory_allocated_rest",
+    "memory_used_mib",
+    "memory_used_rest",
+)
+_HOURS = Decimal("0.0001")
+_WHOLE = Decimal(1)
+
+Filters = dict[str, set[str]]
+
+
+@dataclass(frozen=True)
+class ConsumptionRow:
+    """One segment's consumption: its names, then the six measures of MEASURE_COLUMNS."""
+
+    segment: tuple[str, ...]
+    gpu_allocation_hours: Decimal
+    gpu_idle_hours: Decimal
+    cpu_allocation_hours: Decimal
+    cpu_usage_hours: Decimal
+    memory_allocation_byte_hours: int
+    memory_usage_byte_hours: int
+
+    @property
+    def measures(self) -> tuple[Decimal | int, ...]:
+        return (
+            self.gpu_allocation_hours,
+            self.gpu_idle_hours,
+            self.cpu_allocation_hours,
+            self.cpu_usage_hours,
+            self.memory_allocation_byte_hours,
+            self.memory_usage_byte_hours,
+        )
+
+
+def parse_filters(filter_by: Iterable[str]) -> Filters:
+    """Turn `["projectName==a", "clusterId==<uuid>"]` into `{"projectName": {"a"}, ...}`.
+    Several values of one field are alternatives; different fields must all hold."""
+    filters: Filters = {}
+    for condition in filter_by:
+        field, sep, value = condition.partition("==")
+        if not sep or field not in FILTER_FIELDS:
+            forms = ", ".join(f"{name}==VALUE" for name in FILTER_FIELDS)
+            raise ValueError(f"Invalid filter {condition!r}: use {forms}.")
+        if not value:
+            raise ValueError(f"Invalid filter {condition!r}: the value is empty.")
+        if field == "clusterId":
+            try:
+                value = str(uuid.UUID(value))
+            except ValueError:
+                raise ValueError(f"Invalid filter {condition!r}: not a cluster UUID.") from None
+        filters.setdefault(field, set()).add(value)
+    return filters
+
+
+def consumption_rows(
+    *,
+    tenant: Tenant,
+    start: datetime,
+    end: datetime,
+    group_by: str = Segment.PROJECT,
+    filters: Filters | None = None,
+    projects: QuerySet[Project] | Iterable[int],
+    use_rollups: bool = True,
+) -> list[ConsumptionRow]:
+    """The consumption of `tenant` during [start, end), one row per segment that has at least one
+    sample overlapping the period, sorted by the segment's names. Only `projects` (the projects
+    the requester may read, as a queryset or ids) count, narrowed by `filters`."""
+    if group_by not in SEGMENT_COLUMNS:
+        raise ValueError(f"Unknown segment {group_by!r}; use one of {', '.join(Segment.CHOICES)}.")
+    period_start, period_end = _epoch(start, "start"), _epoch(end, "end")
+    if period_start >= period_end:
+        raise ValueError("The period's start must be before its end.")
+
+    allowed = _allowed_projects(tenant, projects, filters or {})
+    key = _SEGMENT_KEY[group_by]
+    totals: dict[int, list[int]] = {}
+    if use_rollups:
+        first_day = -(-period_start // DAY_SECONDS)  # the first midnight inside the period
+        last_day = period_end // DAY_SECONDS  # the last midnight inside the period
+        if first_day < last_day:
+            _add(totals, _rollup_sums(allowed, key, first_day, last_day))
+            windows = [
+                (period_start, first_day * DAY_SECONDS),
+                (last_day * DAY_SECONDS, period_end),
+            ]
+        else:  # no whole day inside the period
+            windows = [(period_start, period_end)]
+    else:
+        windows = [(period_start, period_end)]
+    for window_start, window_end in windows:
+        if window_start < window_end:
+            _add(totals, _sample_sums(allowed, key, window_start, window_end))
+    return _rows(group_by, totals)
+
+
+def raw_sample_sums(*, tenant: Tenant, start: datetime, end: datetime, group_by: str) -> list:
+    """The benchmark's baseline: one GROUP BY over the raw samples of the whole tenant."""
+    allowed = Project.objects.for_tenant(tenant).values("pk")
+    return list(
+        _sample_sums(allowed, _SEGMENT_KEY[group_by], _epoch(start, "start"), _epoch(end, "end"))
+    )
+
+
+def _epoch(moment: datetime, name: str) -> int:
+    if moment.tzinfo is None:
+        raise ValueError(f"The period's {name} has no time zone.")
+    if moment.microsecond:
+        raise ValueError(f"The period's {name} must be a whole second.")
+    return int(moment.astimezone(UTC).timestamp())
+
+
+def _allowed_projects(tenant: Tenant, projects, filters: Filters) -> QuerySet:
+    allowed = Project.objects.for_tenant(tenant)
+    allowed = allowed.filter(
+        pk__in=projects.values("pk") if isinstance(projects, QuerySet) else projects
+    )
+    if "projectName" in filters:
+        allowed = allowed.filter(name__in=filters["projectName"])
+    if "departmentName" in filters:
+        allowed = allowed.filter(department__name__in=filters["departmentName"])
+    if "clusterId" in filters:
+        allowed = allowed.filter(cluster__uuid__in=filters["clusterId"])
+    return allowed.values("pk")
+
+
+def _rollup_sums(allowed: QuerySet, key: str, first_day: int, last_day: int) -> QuerySet:
+    return (
+        UsageRollup.objects.filter(project_id__in=allowed, day__gte=first_day, day__lt=last_day)
+        .values(key)
+        .annotate(**{f"sum_{name}": Sum(name) for name in _SUMS})
+        .values_list(key, *(f"sum_{name}" for name in _SUMS))
+        .order_by()
+    )
+
+
+def _sample_sums(allowed: QuerySet, key: str, window_start: int, window_end: int) -> QuerySet:
+    """Sums over the raw samples, each prorated by its overlap with [window_start, window_end)."""
+    end = F("start_epoch") + F("duration_seconds")
+    overlap = Least(end, Value(window_end)) - Greatest(F("start_epoch"), Value(window_start))
+
+    def mib(field: str):
+        return F(field) / Value(MIB)
+
+    def rest(field: str):
+        return F(field) - F(field) / Value(MIB) * Value(MIB)
+
+    amounts = {
+        "gpu_allocated": F("gpu_allocated_micro"),
+        "gpu_idle": F("gpu_idle_micro"),
+        "cpu_allocated": F("cpu_allocated_micro"),
+        "cpu_used": F("cpu_used_micro"),
+        "memory_allocated_mib": mib("memory_allocated_bytes"),
+        "memory_allocated_rest": rest("memory_allocated_bytes"),
+        "memory_used_mib": mib("memory_used_bytes"),
+        "memory_used_rest": rest("memory_used_bytes"),
+    }
+    return (
+        UsageSample.objects.filter(
+            project_id__in=allowed,
+            # A sample lasts at most a day, so only these starts can reach into the window.
+            start_epoch__gt=window_start - MAX_DURATION_SECONDS,
+            start_epoch__lt=window_end,
+        )
+        .alias(sample_end=end)
+        .filter(sample_end__gt=window_start)
+        .values(key)
+        .annotate(
+            **{
+                f"sum_{name}": Sum(amount * overlap, output_field=IntegerField())
+                for name, amount in amounts.items()
+            }
+        )
+        .values_list(key, *(f"sum_{name}" for name in _SUMS))
+        .order_by()
+    )
+
+
+def _add(totals: dict[int, list[int]], rows: Iterable[tuple]) -> None:
+    for segment_id, *sums in rows:
+        current = totals.setdefault(segment_id, [0] * len(_SUMS))
+        for index, value in enumerate(sums):
+            current[index] += int(value or 0)
+
+
+def _rows(group_by: str, totals: dict[int, list[int]]) -> list[ConsumptionRow]:
+    names = _segment_names(group_by, totals.keys())
+    rows = [_row(names[segment_id], sums) for segment_id, sums in totals.items()]
+    return sorted(rows, key=lambda row: row.segment)
+
+
+def _row(segment: tuple[str, ...], sums: list[int]) -> ConsumptionRow:
+    gpu_alloc, gpu_idle, cpu_alloc, cpu_used, mem_a_mib, mem_a_rest, mem_u_mib, mem_u_rest = sums
+    return ConsumptionRow(
+        segment=segment,
+        gpu_allocation_hours=_hours(gpu_alloc),
+        gpu_idle_hours=_hours(gpu_idle),
+        cpu_allocation_hours=_hours(cpu_alloc),
+        cpu_usage_hours=_hours(cpu_used),
+        memory_allocation_byte_hours=_byte_hours(mem_a_mib * MIB + mem_a_rest),
+        memory_usage_byte_hours=_byte_hours(mem_u_mib * MIB + mem_u_rest),
+    )
+
+
+def _hours(micro_seconds: int) -> Decimal:
+    return (Decimal(micro_seconds) / (MICRO * 3600)).quantize(_HOURS, rounding=ROUND_HALF_UP)
+
+
+def _byte_hours(byte_seconds: int) -> int:
+    return int((Decimal(byte_seconds) / 3600).quantize(_WHOLE, rounding=ROUND_HALF_UP))
+
+
+def _segment_names(group_by: str, ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
+    ids = list(ids)
+    if group_by == Segment.PROJECT:
+        units = Project.objects.filter(pk__in=ids).values_list(
+            "pk", "cluster__name", "department__name", "name"
+        )
+    elif group_by == Segment.DEPARTMENT:
+        units = Department.objects.filter(pk__in=ids).values_list("pk", "cluster__name", "name")
+    elif group_by == Segment.CLUSTER:
+        units = Cluster.objects.filter(pk__in=ids).values_list("pk", "name")
+    else:
+        units = NodePool.objects.filter(pk__in=ids).values_list("pk", "cluster__name", "name")
+    return {pk: tuple(names) for pk, *names in units}

@@ -1,0 +1,329 @@
+"""consumption_rows against numbers worked out by hand (spec 3.3 and 4.3), on both paths: the
+daily rollups with raw samples at the edges, and the raw samples alone."""
+
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+
+from consumption.aggregation import (
+    MEASURE_COLUMNS,
+    SEGMENT_COLUMNS,
+    ConsumptionRow,
+    Segment,
+    consumption_rows,
+    parse_filters,
+)
+from reports_site.tenancy.models import Project
+from tests.consumption.samples import GIB, sample, save_samples
+
+MARCH = (datetime.fromisoformat("2026-03-01T00:00Z"), datetime.fromisoformat("2026-04-01T00:00Z"))
+BOTH_PATHS = pytest.mark.parametrize("use_rollups", [True, False], ids=["rollups", "raw"])
+
+
+def rows(tenant, period=MARCH, group_by=Segment.PROJECT, filters=None, projects=None, **kwargs):
+    return consumption_rows(
+        tenant=tenant,
+        start=period[0],
+        end=period[1],
+        group_by=group_by,
+        filters=parse_filters(filters or []),
+        projects=Project.objects.for_tenant(tenant) if projects is None else projects,
+        **kwargs,
+    )
+
+
+def table(result: list[ConsumptionRow]) -> list[tuple]:
+    return [(*row.segment, *row.measures) for row in result]
+
+
+def hours(text: str) -> Decimal:
+    return Decimal(text)
+
+
+@pytest.mark.django_db
+class TestMeasures:
+    @BOTH_PATHS
+    def test_each_measure_of_a_sample_inside_the_period(self, tenant, org, use_rollups):
+        save_samples(
+            sample(
+                org["vision"],
+                "2026-03-10T10:00Z",
+                3600,
+                gpu="2",
+                idle="0.5",
+                cpu="4",
+                cpu_used="3.25",
+                memory=8 * GIB,
+                memory_used=4 * GIB,
+            )
+        )
+        assert table(rows(tenant, use_rollups=use_rollups)) == [
+            (
+                "east",
+                "research",
+                "vision",
+                hours("2.0000"),
+                hours("0.5000"),
+                hours("4.0000"),
+                hours("3.2500"),
+                8 * GIB,
+                4 * GIB,
+            )
+        ]
+
+    @BOTH_PATHS
+    def test_fractional_gpus_and_short_samples_round_to_four_places(self, tenant, org, use_rollups):
+        # 0.25 GPU for 10 s = 0.000694444 h; memory 1000 bytes for 10 s = 2.777... byte-hours.
+        save_samples(
+            sample(org["vision"], "2026-03-10T10:00Z", 10, gpu="0.25", memory=1000),
+            sample(org["vision"], "2026-03-10T11:00Z", 9, workload="other", gpu="0.25"),
+        )
+        [row] = rows(tenant, use_rollups=use_rollups)
+        # 0.25 × 19 s / 3600 = 0.0013194...
+        assert row.gpu_allocation_hours == hours("0.0013")
+        assert row.memory_allocation_byte_hours == 3
+
+    @BOTH_PATHS
+    def test_a_sample_straddling_the_start_counts_pro_rata(self, tenant, org, use_rollups):
+        save_samples(sample(org["vision"], "2026-02-28T23:30Z", 3600, gpu=1, cpu=2, memory=3600))
+        [row] = rows(tenant, use_rollups=use_rollups)
+        assert row.gpu_allocation_hours == hours("0.5000")
+        assert row.cpu_allocation_hours == hours("1.0000")
+        assert row.memory_allocation_byte_hours == 1800
+
+    @BOTH_PATHS
+    def test_a_sample_straddling_the_end_counts_pro_rata(self, tenant, org, use_rollups):
+        save_samples(sample(org["vision"], "2026-03-31T23:45Z", 3600, gpu=1, idle="0.4"))
+        [row] = rows(tenant, use_rollups=use_rollups)
+        assert row.gpu_allocation_hours == hours("0.2500")
+        assert row.gpu_idle_hours == hours("0.1000")
+
+    @BOTH_PATHS
+    def test_a_period_inside_one_sample(self, tenant, org, use_rollups):
+        save_samples(sample(org["vision"], "2026-03-10T00:00Z", 86400, gpu=3, cpu_used="0.5"))
+        period = (
+            datetime.fromisoformat("2026-03-10T06:00Z"),
+            datetime.fromisoformat("2026-03-10T07:30Z"),
+        )
+        [row] = rows(tenant, period=period, use_rollups=use_rollups)
+        assert row.gpu_allocation_hours == hours("4.5000")
+        assert row.cpu_usage_hours == hours("0.7500")
+
+    @BOTH_PATHS
+    def test_unaligned_edges_around_whole_days(self, tenant, org, use_rollups):
+        # The period covers 18:00 on the 9th to 06:00 on the 12th: two partial days, two whole.
+        save_samples(
+            *[
+                sample(org["vision"], f"2026-03-{day:02d}T{hour:02d}:00Z", 3600, gpu=1)
+                for day in (9, 10, 11, 12)
+                for hour in range(24)
+            ]
+        )
+        period = (
+            datetime.fromisoformat("2026-03-09T18:00Z"),
+            datetime.fromisoformat("2026-03-12T06:00Z"),
+        )
+        [row] = rows(tenant, period=period, use_rollups=use_rollups)
+        assert row.gpu_allocation_hours == hours("60.0000")
+
+    @BOTH_PATHS
+    def test_a_sample_running_past_midnight_counts_once(self, tenant, org, use_rollups):
+        save_samples(sample(org["vision"], "2026-03-10T23:00Z", 7200, gpu=1))
+        [row] = rows(tenant, use_rollups=use_rollups)
+        assert row.gpu_allocation_hours == hours("2.0000")
+
+    @BOTH_PATHS
+    def test_a_sample_that_ends_where_the_period_starts_is_left_out(self, tenant, org, use_rollups):
+        save_samples(
+            sample(org["vision"], "2026-02-28T23:00Z", 3600, gpu=1),
+            sample(org["nlp"], "2026-04-01T00:00Z", 3600, gpu=1),
+        )
+        assert rows(tenant, use_rollups=use_rollups) == []
+
+    @BOTH_PATHS
+    def test_usage_above_allocation_is_reported_as_it_is(self, tenant, org, use_rollups):
+        save_samples(sample(org["vision"], "2026-03-10T10:00Z", 3600, cpu=1, cpu_used="1.5"))
+        [row] = rows(tenant, use_rollups=use_rollups)
+        assert (row.cpu_allocation_hours, row.cpu_usage_hours) == (hours("1"), hours("1.5"))
+
+    def test_a_segment_with_only_zero_amounts_still_appears(self, tenant, org):
+        save_samples(sample(org["vision"], "2026-03-10T10:00Z", 3600))
+        assert table(rows(tenant)) == [("east", "research", "vision", 0, 0, 0, 0, 0, 0)]
+
+    def test_huge_memory_totals_stay_exact(self, tenant, org):
+        # 1 PB for a year of day-long samples: 8.76e18 byte-hours, past a 64-bit float's precision.
+        petabyte = 10**15
+        save_samples(
+            *[
+                sample(org["vision"], f"2026-{month:02d}-{day:02d}T00:00Z", 86400, memory=petabyte)
+                for month in range(1, 13)
+                for day in range(1, 29)
+            ]
+        )
+        year = (
+            datetime.fromisoformat("2026-01-01T00:00Z"),
+            datetime.fromisoformat("2027-01-01T00:00Z"),
+        )
+        [row] = rows(tenant, period=year)
+        assert row.memory_allocation_byte_hours == petabyte * 24 * 12 * 28
+
+
+@pytest.fixture
+def spread(org):
+    """One hour of one GPU in each project, in two node pools of east."""
+    save_samples(
+        sample(org["vision"], "2026-03-10T10:00Z", 3600, gpu=1),
+        sample(org["vision"], "2026-03-10T11:00Z", 3600, gpu=1, nodepool="a100"),
+        sample(org["nlp"], "2026-03-10T10:00Z", 3600, gpu=2),
+        sample(org["infra"], "2026-03-10T10:00Z", 3600, gpu=4, nodepool="a100"),
+        sample(org["llm"], "2026-03-10T10:00Z", 3600, gpu=8),
+    )
+    return org
+
+
+def gpu_hours(result: list[ConsumptionRow]) -> list[tuple]:
+    return [(*row.segment, row.gpu_allocation_hours) for row in result]
+
+
+@pytest.mark.django_db
+class TestSegments:
+    def test_by_project(self, tenant, spread):
+        assert gpu_hours(rows(tenant, group_by=Segment.PROJECT)) == [
+            ("east", "ops", "infra", 4),
+            ("east", "research", "nlp", 2),
+            ("east", "research", "vision", 2),
+            ("west", "training", "llm", 8),
+        ]
+
+    def test_by_department(self, tenant, spread):
+        assert gpu_hours(rows(tenant, group_by=Segment.DEPARTMENT)) == [
+            ("east", "ops", 4),
+            ("east", "research", 4),
+            ("west", "training", 8),
+        ]
+
+    def test_by_cluster(self, tenant, spread):
+        assert gpu_hours(rows(tenant, group_by=Segment.CLUSTER)) == [("east", 8), ("west", 8)]
+
+    def test_by_node_pool(self, tenant, spread):
+        assert gpu_hours(rows(tenant, group_by=Segment.NODEPOOL)) == [
+            ("east", "a100", 5),
+            ("east", "default", 3),
+            ("west", "default", 8),
+        ]
+
+    def test_the_columns_of_each_segment(self):
+        assert SEGMENT_COLUMNS == {
+            "Cluster": ("Cluster",),
+            "Department": ("Cluster", "Department"),
+            "Project": ("Cluster", "Department", "Project"),
+            "Nodepool": ("Cluster", "Node pool"),
+        }
+        assert MEASURE_COLUMNS[0] == "GPU allocation hours"
+        assert MEASURE_COLUMNS[-1] == "CPU Memory bytes usage hours"
+
+    def test_another_tenants_usage_never_counts(self, tenant, spread, other_org):
+        save_samples(sample(other_org["vision"], "2026-03-10T10:00Z", 3600, gpu=100))
+        assert gpu_hours(rows(tenant, group_by=Segment.CLUSTER)) == [("east", 8), ("west", 8)]
+        # Even when the caller (wrongly) passes the other tenant's projects.
+        everything = Project.objects.all()
+        assert gpu_hours(rows(tenant, group_by=Segment.CLUSTER, projects=everything)) == [
+            ("east", 8),
+            ("west", 8),
+        ]
+
+
+@pytest.mark.django_db
+class TestFilters:
+    def test_project_name(self, tenant, spread):
+        result = rows(tenant, filters=["projectName==nlp"])
+        assert gpu_hours(result) == [("east", "research", "nlp", 2)]
+
+    def test_several_values_of_one_field_are_alternatives(self, tenant, spread):
+        result = rows(tenant, filters=["projectName==nlp", "projectName==llm"])
+        assert gpu_hours(result) == [("east", "research", "nlp", 2), ("west", "training", "llm", 8)]
+
+    def test_department_name(self, tenant, spread):
+        result = rows(tenant, group_by=Segment.DEPARTMENT, filters=["departmentName==ops"])
+        assert gpu_hours(result) == [("east", "ops", 4)]
+
+    def test_cluster_id(self, tenant, spread):
+        result = rows(
+            tenant, group_by=Segment.CLUSTER, filters=[f"clusterId=={spread['west'].uuid}"]
+        )
+        assert gpu_hours(result) == [("west", 8)]
+
+    def test_different_fields_must_all_hold(self, tenant, spread):
+        result = rows(
+            tenant,
+            filters=[
+                f"clusterId=={spread['east'].uuid}",
+                "departmentName==research",
+                "projectName==vision",
+                "projectName==llm",
+            ],
+        )
+        assert gpu_hours(result) == [("east", "research", "vision", 2)]
+
+    @pytest.mark.parametrize(
+        "condition, message",
+        [
+            ("projectName=vision", "Invalid filter 'projectName=vision'"),
+            ("owner==bob", "Invalid filter 'owner==bob'"),
+            ("projectName==", "the value is empty"),
+            ("clusterId==east", "not a cluster UUID"),
+        ],
+    )
+    def test_bad_filters_are_refused_with_a_message(self, condition, message):
+        with pytest.raises(ValueError, match=message):
+            parse_filters([condition])
+
+
+@pytest.mark.django_db
+class TestHiddenProjects:
+    """A requester who may read only vision and infra sees nothing of nlp or llm."""
+
+    @pytest.fixture
+    def readable(self, spread):
+        return [spread["vision"].pk, spread["infra"].pk]
+
+    def test_project_rows(self, tenant, readable):
+        assert gpu_hours(rows(tenant, projects=readable)) == [
+            ("east", "ops", "infra", 4),
+            ("east", "research", "vision", 2),
+        ]
+
+    def test_department_rows_sum_only_visible_projects(self, tenant, readable):
+        assert gpu_hours(rows(tenant, group_by=Segment.DEPARTMENT, projects=readable)) == [
+            ("east", "ops", 4),
+            ("east", "research", 2),
+        ]
+
+    def test_cluster_rows(self, tenant, readable):
+        assert gpu_hours(rows(tenant, group_by=Segment.CLUSTER, projects=readable)) == [("east", 6)]
+
+    def test_node_pool_rows(self, tenant, readable):
+        assert gpu_hours(rows(tenant, group_by=Segment.NODEPOOL, projects=readable)) == [
+            ("east", "a100", 5),
+            ("east", "default", 1),
+        ]
+
+    def test_a_readable_queryset_works_like_ids(self, tenant, readable):
+        queryset = Project.objects.filter(pk__in=readable)
+        assert rows(tenant, projects=queryset) == rows(tenant, projects=readable)
+
+
+@pytest.mark.django_db
+class TestBadPeriods:
+    def test_start_must_be_before_end(self, tenant):
+        with pytest.raises(ValueError, match="start must be before its end"):
+            rows(tenant, period=(MARCH[1], MARCH[0]))
+
+    def test_times_need_a_zone(self, tenant):
+        with pytest.raises(ValueError, match="has no time zone"):
+            rows(tenant, period=(datetime(2026, 3, 1), MARCH[1]))
+
+    def test_unknown_segment(self, tenant):
+        with pytest.raises(ValueError, match="Unknown segment 'Workload'"):
+            rows(tenant, group_by="Workload")

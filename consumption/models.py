@@ -31,9 +31,24 @@ class UsageSampleQuerySet(models.QuerySet):
 class UsageSample(models.Model):
     """What one workload held and used during [start, start + duration)."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="usage_samples")
+    # Samples come by the million, so their foreign keys carry no index of their own (the
+    # identity index leads with the project) and no database constraint (checking it costs more
+    # than the insert). The importer takes both ids from the org tree in the same transaction,
+    # and Django's on_delete still removes a deleted project's or node pool's samples.
+    project = models.ForeignKey(
+        Project,
+        on_delete=models.CASCADE,
+        related_name="usage_samples",
+        db_index=False,
+        db_constraint=False,
+    )
     nodepool = models.ForeignKey(
-        NodePool, on_delete=models.CASCADE, related_name="usage_samples", verbose_name="node pool"
+        NodePool,
+        on_delete=models.CASCADE,
+        related_name="usage_samples",
+        verbose_name="node pool",
+        db_index=False,
+        db_constraint=False,
     )
     workload = models.CharField(max_length=200)
     start_epoch = models.BigIntegerField("start (Unix seconds)")
@@ -51,9 +66,10 @@ class UsageSample(models.Model):
         verbose_name = "usage sample"
         constraints = [
             # A sample's identity (spec 3.1: cluster, project, workload, start; the project
-            # implies the cluster). Importing it again replaces it.
+            # implies the cluster). Importing it again replaces it. Its index, by project and
+            # time, also serves every time-range read of a project's samples.
             models.UniqueConstraint(
-                fields=["project", "workload", "start_epoch"], name="usage_sample_identity"
+                fields=["project", "start_epoch", "workload"], name="usage_sample_identity"
             ),
             models.CheckConstraint(
                 condition=Q(duration_seconds__gte=1, duration_seconds__lte=MAX_DURATION_SECONDS),
@@ -71,7 +87,6 @@ class UsageSample(models.Model):
                 name="usage_sample_amounts_valid",
             ),
         ]
-        indexes = [models.Index(fields=["project", "start_epoch"], name="usage_sample_by_time")]
 
     def __str__(self) -> str:
         return f"{self.workload} at {self.start:%Y-%m-%d %H:%M:%S}Z"

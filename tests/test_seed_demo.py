@@ -2,8 +2,10 @@
 
 import pytest
 from django.contrib.auth import authenticate
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
+from django.db.models import F
 
+from consumption.models import UsageRollup, UsageSample
 from reports_site.tenancy import permissions
 from reports_site.tenancy.demo import DEMO_PASSWORD
 from reports_site.tenancy.models import (
@@ -16,7 +18,17 @@ from reports_site.tenancy.models import (
     User,
 )
 
-MODELS = [Tenant, Cluster, NodePool, Department, Project, User, AccessRule]
+MODELS = [
+    Tenant,
+    Cluster,
+    NodePool,
+    Department,
+    Project,
+    User,
+    AccessRule,
+    UsageSample,
+    UsageRollup,
+]
 
 
 def project_names(user: User) -> set[str]:
@@ -67,3 +79,22 @@ class TestSeedDemo:
         call_command("seed_demo", stdout=None)
         for cluster in Cluster.objects.all():
             assert cluster.nodepools.filter(name="default").exists()
+
+    def test_the_usage_is_realistic(self):
+        call_command("seed_demo", "--days", "3", "--workloads", "12", stdout=None)
+        samples = UsageSample.objects.for_tenant(Tenant.objects.get(slug="demo"))
+        assert samples.values("workload").distinct().count() <= 12
+        assert samples.filter(gpu_allocated_micro__gt=0).exists()
+        # Fractional GPUs, idle GPUs, and CPU use both below and above the allocation.
+        assert samples.filter(gpu_allocated_micro__in=[250_000, 500_000]).exists()
+        assert samples.filter(gpu_idle_micro__gt=0).exists()
+        assert samples.filter(cpu_used_micro__gt=F("cpu_allocated_micro")).exists()
+        assert samples.filter(cpu_used_micro__lt=F("cpu_allocated_micro")).exists()
+        # Idle spells: not every workload runs every hour.
+        hours = samples.values("start_epoch").distinct().count()
+        assert samples.count() < hours * samples.values("workload").distinct().count()
+        assert UsageRollup.objects.filter(project__cluster__tenant__slug="demo").exists()
+
+    def test_bad_options_are_refused(self):
+        with pytest.raises(CommandError, match="--days must be from 1 to 400"):
+            call_command("seed_demo", "--days", "0", stdout=None)

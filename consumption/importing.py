@@ -1,0 +1,309 @@
+"""Importing usage files: all-or-nothing by default, in batches, with memory that does not grow
+with the file. Samples go through a temporary staging table so that each batch is one upsert
+(a re-imported identity replaces its sample) and the replaced ones can be counted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from django.db import connection, transaction
+
+from reports_site.tenancy.models import Cluster, Department, NodePool, Project, Tenant
+
+from . import rollups
+from .models import DAY_SECONDS, UsageSample
+from .parsing import RowError, SampleRow, read_samples
+
+BATCH_SIZE = 10_000
+SHOWN_ERRORS = 20
+
+_COLUMNS = (
+    "project_id",
+    "nodepool_id",
+    "workload",
+    "start_epoch",
+    "duration_seconds",
+    "gpu_allocated_micro",
+    "gpu_idle_micro",
+    "cpu_allocated_micro",
+    "cpu_used_micro",
+    "memory_allocated_bytes",
+    "memory_used_bytes",
+)
+_IDENTITY = ("project_id", "start_epoch", "workload")
+_STAGING = "usage_import_staging"
+_LOCK_CLASS = 31_415  # the advisory lock space of usage imports
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    replaced: int = 0
+    rejected: int = 0
+    errors: list[RowError] = field(default_factory=list)  # the first SHOWN_ERRORS of them
+
+    @property
+    def imported(self) -> bool:
+        return self.created + self.replaced > 0
+
+
+class ImportRejected(Exception):
+    """The file had invalid rows and was not imported (all-or-nothing)."""
+
+    def __init__(self, result: ImportResult):
+        super().__init__(f"{result.rejected} invalid row(s); nothing was imported.")
+        self.result = result
+
+
+def import_usage(stream: BinaryIO, fmt: str, tenant: Tenant, skip_invalid: bool = False):
+    """Import a usage file into `tenant`. Without `skip_invalid`, one invalid row rejects the
+    whole file (ImportRejected, nothing written); with it, valid rows are imported and the rest
+    are counted and listed. Unknown clusters, node pools, departments and projects are created."""
+    result = ImportResult()
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # One import at a time per tenant, so that two files naming the same new sample
+            # cannot both take the fast path that appends without upserting. (SQLite runs one
+            # writing transaction at a time anyway.)
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_CLASS, tenant.pk])
+        place = OrgTree(tenant).place
+        writer = _SampleWriter(result)
+        for row in read_samples(stream, fmt):
+            placed = place(row) if type(row) is SampleRow else row
+            if type(placed) is RowError:
+                _reject(result, placed)
+            elif skip_invalid or not result.rejected:
+                writer.add(row, *placed)
+        if result.rejected and not skip_invalid:
+            # Nothing of the file stays: not the samples, not the org units made for them.
+            transaction.set_rollback(True)
+            raise ImportRejected(result)
+        writer.finish()
+    return result
+
+
+def _reject(result: ImportResult, error: RowError) -> None:
+    # A row with several bad fields yields several errors but is one rejected row.
+    if not result.errors or result.errors[-1].line != error.line:
+        result.rejected += 1
+    if len(result.errors) < SHOWN_ERRORS:
+        result.errors.append(error)
+
+
+class OrgTree:
+    """The tenant's clusters, node pools, departments and projects by name, creating missing ones
+    and refusing rows that contradict what is known (a project in two departments)."""
+
+    def __init__(self, tenant: Tenant):
+        self.tenant = tenant
+        self.clusters = {c.uuid: c for c in Cluster.objects.for_tenant(tenant)}
+        self.cluster_names = {c.name: c.uuid for c in self.clusters.values()}
+        self.foreign: set = set()  # cluster ids found to be another tenant's
+        self.placed: dict[tuple, tuple[int, int]] = {}
+        self.nodepools = {(p.cluster_id, p.name): p.pk for p in NodePool.objects.for_tenant(tenant)}
+        self.departments = {
+            (d.cluster_id, d.name): d.pk for d in Department.objects.for_tenant(tenant)
+        }
+        self.department_names = {pk: name for (_, name), pk in self.departments.items()}
+        self.projects = {
+            (p.cluster_id, p.name): (p.pk, p.department_id)
+            for p in Project.objects.for_tenant(tenant)
+        }
+
+    def place(self, row: SampleRow) -> tuple[int, int] | RowError:
+        """The row's project and node pool ids, or why it cannot be placed there."""
+        # Rows repeat the same few places: remember each one that was placed.
+        key = (row.cluster_id, row.cluster, row.department, row.project, row.nodepool)
+        placed = self.placed.get(key)
+        if placed is None:
+            placed = self._resolve(row)
+            if type(placed) is not RowError:
+                self.placed[key] = placed
+        return placed
+
+    def _resolve(self, row: SampleRow) -> tuple[int, int] | RowError:
+        cluster = self._cluster(row)
+        if isinstance(cluster, RowError):
+            return cluster
+        department_id = self.departments.get((cluster.pk, row.department))
+        if department_id is None:
+            department_id = Department.objects.create(cluster=cluster, name=row.department).pk
+            self.departments[(cluster.pk, row.department)] = department_id
+            self.department_names[department_id] = row.department
+        project = self.projects.get((cluster.pk, row.project))
+        if project is None:
+            project_id = Project.objects.create(
+                cluster=cluster, department_id=department_id, name=row.project
+            ).pk
+            self.projects[(cluster.pk, row.project)] = (project_id, department_id)
+        elif project[1] != department_id:
+            return RowError(
+                row.line,
+                "department",
+                f"project {row.project!r} of cluster {cluster.name!r} is in department "
+                f"{self.department_names[project[1]]!r}, not {row.department!r}: a project "
+                "belongs to exactly one department",
+            )
+        else:
+            project_id = project[0]
+        nodepool_id = self.nodepools.get((cluster.pk, row.nodepool))
+        if nodepool_id is None:
+            nodepool_id = NodePool.objects.create(cluster=cluster, name=row.nodepool).pk
+            self.nodepools[(cluster.pk, row.nodepool)] = nodepool_id
+        return project_id, nodepool_id
+
+    def _cluster(self, row: SampleRow) -> Cluster | RowError:
+        cluster = self.clusters.get(row.cluster_id)
+        if cluster is not None:
+            if cluster.name != row.cluster:
+                return RowError(
+                    row.line,
+                    "cluster",
+                    f"cluster {row.cluster_id} is named {cluster.name!r}, not {row.cluster!r}",
+                )
+            return cluster
+        if row.cluster in self.cluster_names:
+            return RowError(
+                row.line,
+                "cluster_id",
+                f"cluster {row.cluster!r} already exists with id {self.cluster_names[row.cluster]}",
+            )
+        if row.cluster_id in self.foreign or Cluster.objects.filter(uuid=row.cluster_id).exists():
+            self.foreign.add(row.cluster_id)
+            return RowError(
+                row.line, "cluster_id", f"cluster {row.cluster_id} belongs to another tenant"
+            )
+        cluster = Cluster.objects.create(tenant=self.tenant, uuid=row.cluster_id, name=row.cluster)
+        self.clusters[cluster.uuid] = cluster
+        self.cluster_names[cluster.name] = cluster.uuid
+        # Cluster.save() made its default node pool.
+        self.nodepools[(cluster.pk, "default")] = cluster.nodepools.get(name="default").pk
+        return cluster
+
+
+class _SampleWriter:
+    """Upserts samples batch by batch and refreshes the rollups they touch at the end."""
+
+    def __init__(self, result: ImportResult):
+        self.result = result
+        self.batch: dict[tuple, tuple] = {}
+        self.touched: set[tuple[int, int]] = set()  # (project id, day a sample starts in)
+        self.staging_ready = False
+
+    def add(self, row: SampleRow, project_id: int, nodepool_id: int) -> None:
+        start = row.start_epoch
+        identity = (project_id, start, row.workload)
+        if identity in self.batch:
+            self.result.replaced += 1  # the file repeats an identity: the later row wins
+        self.batch[identity] = (
+            project_id,
+            nodepool_id,
+            row.workload,
+            start,
+            row.duration_seconds,
+            row.gpu_allocated_micro,
+            row.gpu_idle_micro,
+            row.cpu_allocated_micro,
+            row.cpu_used_micro,
+            row.memory_allocated_bytes,
+            row.memory_used_bytes,
+        )
+        self.touched.add((project_id, start // DAY_SECONDS))
+        if len(self.batch) >= BATCH_SIZE:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.batch:
+            return
+        rows = list(self.batch.values())
+        with connection.cursor() as cursor:
+            if self._all_new(cursor):
+                # New data (the usual case: the next hours or days of usage) goes straight in.
+                _load(cursor, UsageSample._meta.db_table, rows)
+                replaced = 0
+            else:
+                replaced = self._upsert(cursor, rows)
+        self.result.replaced += replaced
+        self.result.created += len(rows) - replaced
+        self.batch = {}
+
+    def _all_new(self, cursor) -> bool:
+        """True when no stored sample can share an identity with the batch."""
+        projects = {project_id for project_id, _, _ in self.batch}
+        starts = [start for _, start, _ in self.batch]
+        cursor.execute(
+            f"SELECT 1 FROM {UsageSample._meta.db_table} "
+            f"WHERE project_id IN ({', '.join(['%s'] * len(projects))}) "
+            "AND start_epoch >= %s AND start_epoch <= %s LIMIT 1",
+            [*projects, min(starts), max(starts)],
+        )
+        return cursor.fetchone() is None
+
+    def _upsert(self, cursor, rows: list[tuple]) -> int:
+        """Write rows that may replace stored samples, through the staging table; return how
+        many were replaced."""
+        samples = UsageSample._meta.db_table
+        if not self.staging_ready:
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {_STAGING} AS SELECT {', '.join(_COLUMNS)} "
+                f"FROM {samples} WHERE false"
+            )
+            self.staging_ready = True
+        _load(cursor, _STAGING, rows)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c not in _IDENTITY)
+        # "WHERE true" lets SQLite tell the upsert clause from a join constraint.
+        upsert = (
+            f"INSERT INTO {samples} ({', '.join(_COLUMNS)}) "
+            f"SELECT {', '.join(_COLUMNS)} FROM {_STAGING} WHERE true "
+            f"ON CONFLICT ({', '.join(_IDENTITY)}) DO UPDATE SET {updates}"
+        )
+        if connection.vendor == "postgresql":
+            # A row that the upsert updated has a non-zero xmax: one statement both writes the
+            # batch and counts what it replaced.
+            cursor.execute(
+                f"WITH written AS ({upsert} RETURNING xmax = 0 AS inserted) "
+                "SELECT COUNT(*) FILTER (WHERE NOT inserted) FROM written"
+            )
+            replaced = cursor.fetchone()[0]
+        else:
+            cursor.execute(
+                f"SELECT COUNT(*) FROM {_STAGING} s JOIN {samples} u "
+                f"ON {' AND '.join(f'u.{c} = s.{c}' for c in _IDENTITY)}"
+            )
+            replaced = cursor.fetchone()[0]
+            cursor.execute(upsert)
+        cursor.execute(f"DELETE FROM {_STAGING}")
+        return replaced
+
+    def finish(self) -> None:
+        self.flush()
+        if self.staging_ready:
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE {_STAGING}")
+        # A replaced sample may have run into the day after its start, so that day is refreshed
+        # too. Projects touched over the same days are refreshed together.
+        days: dict[int, tuple[int, int]] = {}
+        for project_id, day in self.touched:
+            first, last = days.get(project_id, (day, day))
+            days[project_id] = (min(first, day), max(last, day))
+        by_range: dict[tuple[int, int], list[int]] = {}
+        for project_id, (first, last) in days.items():
+            by_range.setdefault((first, last + 1), []).append(project_id)
+        for (first, last), project_ids in by_range.items():
+            rollups.refresh(project_ids, first, last)
+
+
+def _load(cursor, table: str, rows: list[tuple]) -> None:
+    """Append rows (in _COLUMNS order) to a table as fast as the database allows."""
+    if connection.vendor == "postgresql":
+        # COPY is several times faster than INSERT for bulk loads.
+        with cursor.cursor.copy(f"COPY {table} ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        placeholders = ", ".join(["%s"] * len(_COLUMNS))
+        cursor.executemany(
+            f"INSERT INTO {table} ({', '.join(_COLUMNS)}) VALUES ({placeholders})", rows
+        )

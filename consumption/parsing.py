@@ -1,0 +1,625 @@
+"""Reading and checking usage files (spec 3.1, 3.2): CSV or JSON Lines in, one `SampleRow` or
+`RowError`s per data line out, streamed so that memory does not grow with the file.
+
+Only what one line can tell is checked here; what needs the database or the whole file (a project
+in two departments, a cluster's name) is the importer's business.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields, make_dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Context, Decimal
+from operator import itemgetter
+from typing import BinaryIO
+
+from .models import MAX_DURATION_SECONDS, MICRO
+
+FIELDS: tuple[str, ...] = (
+    "cluster_id",
+    "cluster",
+    "nodepool",
+    "department",
+    "project",
+    "workload",
+    "start",
+    "duration_seconds",
+    "gpu_allocated",
+    "gpu_idle",
+    "cpu_allocated_cores",
+    "cpu_used_cores",
+    "memory_allocated_bytes",
+    "memory_used_bytes",
+)
+FORMATS = {".csv": "csv", ".jsonl": "jsonl"}
+DEFAULT_NODEPOOL = "default"
+MAX_NAME_LENGTH = 200
+# Bounds that keep every sum of amount x seconds within a signed 64-bit integer for any realistic
+# number of samples: 10**6 cores in millionths is 10**12, times a day of seconds ~ 8.6 * 10**16.
+MAX_UNITS = 1_000_000
+MAX_BYTES = 10**15
+MIN_START_EPOCH = 0  # 1970-01-01T00:00:00Z
+END_START_EPOCH = 4_102_444_800  # 2100-01-01T00:00:00Z, excluded
+# A line longer than this is refused rather than read into memory.
+MAX_LINE_BYTES = 1 << 20
+# Converted values are cached per file, as names and amounts repeat a lot. A cache is emptied
+# when full so that memory stays flat; the names' caches are larger, to hold every workload of
+# a time interval.
+_CACHE_SIZE = 1024
+_NAME_CACHE_SIZE = 16_384
+
+
+@dataclass(frozen=True, slots=True)
+class SampleRow:
+    """One valid sample, in the units the database stores."""
+
+    line: int
+    cluster_id: uuid.UUID
+    cluster: str
+    nodepool: str
+    department: str
+    project: str
+    workload: str
+    start_epoch: int
+    duration_seconds: int
+    gpu_allocated_micro: int
+    gpu_idle_micro: int
+    cpu_allocated_micro: int
+    cpu_used_micro: int
+    memory_allocated_bytes: int
+    memory_used_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """Why one line of the file is not a valid sample (field None: the whole line)."""
+
+    line: int
+    field: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        if self.field is None:
+            return f"line {self.line}: {self.reason}"
+        return f"line {self.line}, {self.field}: {self.reason}"
+
+
+# The frozen dataclass's __init__ sets each field through object.__setattr__: about 2 us a row,
+# a third of the time an import may spend on it. The reader builds a mutable twin with the very
+# same slots instead and then makes it a SampleRow (CPython allows assigning __class__ between
+# classes of the same layout): the result is an ordinary, frozen SampleRow.
+_SampleRowBuilder = make_dataclass(
+    "_SampleRowBuilder", [(field.name, field.type) for field in fields(SampleRow)], slots=True
+)
+
+
+class FileError(Exception):
+    """The whole file is unusable (empty, no header, missing columns, unknown format...)."""
+
+
+def format_for(path: str) -> str:
+    """The file format ("csv" or "jsonl") chosen by the path's extension; "-" is CSV on stdin."""
+    if path == "-":
+        return "csv"
+    for extension, fmt in FORMATS.items():
+        if path.lower().endswith(extension):
+            return fmt
+    raise FileError(
+        f"Cannot tell the format of {path!r}: use a .csv or .jsonl file, or - for CSV on "
+        "standard input."
+    )
+
+
+def read_samples(stream: BinaryIO, fmt: str) -> Iterator[SampleRow | RowError]:
+    """One SampleRow, or one RowError per bad field, for each data line of a binary stream."""
+    if fmt == "csv":
+        samples = _csv_samples(stream)
+    elif fmt == "jsonl":
+        samples = _jsonl_samples(stream)
+    else:
+        raise FileError(f"Unknown format {fmt!r}: expected one of {', '.join(FORMATS.values())}.")
+    # Read up to the first data line now, so that a FileError (an empty file, a bad header) comes
+    # from this call, before anything is yielded. The readers raise rather than yield nothing.
+    first = next(samples)
+    return itertools.chain((first,), samples)
+
+
+# --- Reading lines -------------------------------------------------------------------------------
+
+
+class _LineTooLong(Exception):
+    """A line longer than MAX_LINE_BYTES; `error` reports it."""
+
+    def __init__(self, error: RowError):
+        self.error = error
+
+
+class _Lines:
+    """The lines of a binary stream as text, numbered from 1 in `number`.
+
+    A line that is not UTF-8 is noted in `problems` and decoded with replacement characters, so
+    that a CSV record keeps its shape. A line longer than MAX_LINE_BYTES is skipped without being
+    kept in memory, and raises _LineTooLong; iterating again goes on with the next line.
+    """
+
+    def __init__(self, stream: BinaryIO):
+        self.readline = stream.readline
+        self.number = 0
+        self.problems: list[RowError] = []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        raw = self.readline(MAX_LINE_BYTES)
+        if not raw:
+            raise StopIteration
+        self.number += 1
+        if self.number == 1:
+            if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+                raise FileError("The file is UTF-16; save it as UTF-8.")
+            if raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+        if len(raw) == MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            while (rest := self.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                pass
+            raise _LineTooLong(
+                RowError(self.number, None, f"is longer than {MAX_LINE_BYTES:,} bytes")
+            )
+        try:
+            return raw.decode()
+        except UnicodeDecodeError as error:
+            self.problems.append(
+                RowError(
+                    self.number,
+                    None,
+                    f"is not valid UTF-8 (byte 0x{raw[error.start]:02X} at position "
+                    f"{error.start + 1}); save the file as UTF-8",
+                )
+            )
+            return raw.decode(errors="replace")
+
+
+# --- CSV -----------------------------------------------------------------------------------------
+
+
+def _csv_samples(stream: BinaryIO) -> Iterator[SampleRow | RowError]:
+    lines = _Lines(stream)
+    problems = lines.problems
+    reader = csv.reader(lines, strict=True)
+    convert = _RowConverter().convert
+    pick = None  # set by the header, the first non-blank record
+    width = 0
+    has_data = False
+    last_line = 0
+    while True:
+        try:
+            for cells in reader:
+                line = last_line + 1  # a quoted value may span lines: the record's first line
+                last_line = lines.number
+                if problems:
+                    # A line of this record could not be read; that is the record's error.
+                    error = problems[0]
+                    problems.clear()
+                    if pick is None:
+                        raise FileError(f"The header (line {error.line}) {error.reason}.")
+                    has_data = True
+                    yield error
+                elif not cells or (len(cells) == 1 and not cells[0].strip()):
+                    continue  # a blank line
+                elif pick is None:
+                    pick = _pick_columns(line, cells)
+                    width = len(cells)
+                elif len(cells) != width:
+                    has_data = True
+                    yield RowError(line, None, f"has {len(cells)} cells but the header has {width}")
+                else:
+                    has_data = True
+                    result = convert(line, pick(cells))
+                    if type(result) is list:
+                        yield from result
+                    else:
+                        yield result
+            break
+        except (csv.Error, _LineTooLong) as failure:
+            # The reader starts afresh with the next line.
+            line = last_line + 1
+            last_line = lines.number
+            if problems:
+                error = problems[0]
+                problems.clear()
+            elif isinstance(failure, _LineTooLong):
+                error = failure.error
+            elif str(failure) == "unexpected end of data":
+                error = RowError(line, None, "has a quoted value whose closing quote is missing")
+            else:
+                error = RowError(line, None, f"is not valid CSV: {failure}")
+            if pick is None:
+                raise FileError(f"The header (line {error.line}) {error.reason}.") from None
+            has_data = True
+            yield error
+    if pick is None:
+        raise FileError("The file is empty.")
+    if not has_data:
+        raise FileError("The file has a header row but no data rows.")
+
+
+def _pick_columns(line: int, names: list[str]) -> Callable[[list[str]], tuple[str, ...]]:
+    """A function taking the FIELDS, in order, from a row with these column names."""
+    positions: dict[str, int] = {}
+    for position, name in enumerate(names):
+        name = name.strip()
+        if name in FIELDS:
+            if name in positions:
+                raise FileError(f"The header (line {line}) has the column {name!r} twice.")
+            positions[name] = position
+    missing = [field for field in FIELDS if field not in positions]
+    if missing:
+        raise FileError(
+            f"The header (line {line}) lacks the column(s) {', '.join(missing)}. A CSV file "
+            f"starts with a header row naming these columns: {', '.join(FIELDS)}."
+        )
+    return itemgetter(*(positions[field] for field in FIELDS))
+
+
+# --- JSON Lines ----------------------------------------------------------------------------------
+
+# parse_float keeps every digit; NaN and Infinity become Decimals so the field check names them.
+_json_decode = json.JSONDecoder(parse_float=Decimal, parse_constant=Decimal).decode
+_pick_fields = itemgetter(*FIELDS)
+
+
+def _jsonl_samples(stream: BinaryIO) -> Iterator[SampleRow | RowError]:
+    lines = _Lines(stream)
+    problems = lines.problems
+    convert = _RowConverter().convert
+    has_data = False
+    while True:
+        try:
+            for text in lines:
+                if problems:
+                    has_data = True
+                    yield problems.pop()
+                elif not text.isspace():
+                    has_data = True
+                    yield from _jsonl_line(lines.number, text, convert)
+            break
+        except _LineTooLong as failure:
+            has_data = True
+            yield failure.error
+    if not has_data:
+        raise FileError("The file is empty.")
+
+
+def _jsonl_line(
+    line: int, text: str, convert: Callable[[int, tuple], SampleRow | list[RowError]]
+) -> Iterator[SampleRow | RowError]:
+    """What one non-blank line of a JSON Lines file gives."""
+    try:
+        value = _json_decode(text)
+    except json.JSONDecodeError as error:
+        yield RowError(line, None, f"is not valid JSON: {error.msg} (column {error.colno})")
+        return
+    except (ValueError, RecursionError) as error:  # a huge integer, deep nesting
+        yield RowError(line, None, f"is not valid JSON: {error}")
+        return
+    if type(value) is not dict:
+        yield RowError(line, None, f"must be a JSON object (got {_json_kind(value)})")
+        return
+    try:
+        raw = _pick_fields(value)
+    except KeyError:
+        for field in FIELDS:
+            if field not in value:
+                yield RowError(line, field, "is missing")
+        return
+    result = convert(line, raw)
+    if type(result) is list:
+        yield from result
+    else:
+        yield result
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    return "a number"
+
+
+# --- Fields --------------------------------------------------------------------------------------
+
+
+class _Invalid(ValueError):
+    """A field's value is wrong; the message says why."""
+
+
+def _show(value: object) -> str:
+    """The value as the user wrote it, shortened, for a message."""
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text) > 40:
+            text = text[:37] + "..."
+        return text if text.isprintable() else repr(text)
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)  # null, true, false as the file has them
+    return str(value)
+
+
+# Control characters (C0, DEL, C1) and the Unicode line and paragraph separators.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _name(value: object) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"must be text (got {_show(value)})")
+    name = value.strip()
+    if not name:
+        raise _Invalid("is required")
+    if len(name) > MAX_NAME_LENGTH:
+        raise _Invalid(f"must be at most {MAX_NAME_LENGTH} characters (got {len(name)})")
+    # isprintable() is False for every control character, and quick; the search says which.
+    if not name.isprintable() and (control := _CONTROL.search(name)):
+        raise _Invalid(
+            f"must not contain control characters (found {control.group()!r} at position "
+            f"{control.start() + 1})"
+        )
+    return name
+
+
+def _nodepool(value: object) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return DEFAULT_NODEPOOL
+    return _name(value)
+
+
+def _cluster_id(value: object) -> uuid.UUID:
+    if isinstance(value, str):
+        if not value.strip():
+            raise _Invalid("is required")
+        try:
+            return uuid.UUID(value.strip())
+        except ValueError:
+            pass
+    raise _Invalid(
+        f"must be a UUID such as 0f8fad5b-d9cb-469f-a165-70867728950e (got {_show(value)})"
+    )
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _start(value: object) -> int:
+    example = "such as 2024-05-01T13:00:00Z"
+    if not isinstance(value, str):
+        raise _Invalid(f"must be an ISO 8601 date and time, {example} (got {_show(value)})")
+    text = value.strip()
+    if not text:
+        raise _Invalid("is required")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise _Invalid(
+            f"must be an ISO 8601 date and time with a time zone, {example} (got {_show(value)})"
+        ) from None
+    if len(text) <= 10:  # fromisoformat takes a bare date as midnight
+        raise _Invalid(f"must have a time and a time zone, {example} (got {_show(value)})")
+    if moment.tzinfo is None:
+        raise _Invalid(f"has no time zone; add Z or an offset such as +00:00 (got {_show(value)})")
+    since_epoch = moment - _EPOCH
+    if since_epoch.microseconds:
+        raise _Invalid(f"has fractional seconds; whole seconds are required (got {_show(value)})")
+    epoch = since_epoch.days * 86_400 + since_epoch.seconds
+    if not MIN_START_EPOCH <= epoch < END_START_EPOCH:
+        raise _Invalid(
+            "must be on or after 1970-01-01T00:00:00Z and before 2100-01-01T00:00:00Z "
+            f"(got {_show(value)})"
+        )
+    return epoch
+
+
+# What Decimal() accepts minus its leniencies (inner spaces, "_", non-ASCII digits, NaN, Infinity).
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NON_FINITE = {"nan", "snan", "inf", "infinity"}
+# Rounding must not depend on the thread's decimal context.
+_DECIMAL = Context(prec=40, rounding=ROUND_HALF_EVEN)
+_MICRO_QUANTUM = Decimal(1).scaleb(-6)
+_UNIT_QUANTUM = Decimal(1)
+
+
+def _number(value: object) -> int | Decimal:
+    """The finite number the value holds, exactly."""
+    if type(value) is int:
+        return value
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text:
+            raise _Invalid("is required")
+        if not _NUMBER.fullmatch(text):
+            if text.lstrip("+-").lower() in _NON_FINITE:
+                raise _Invalid(f"must be a finite number (got {_show(value)})")
+            raise _Invalid(f"must be a number (got {_show(value)})")
+        number = Decimal(text)
+    else:
+        raise _Invalid(f"must be a number (got {_show(value)})")
+    if not number.is_finite():
+        raise _Invalid(f"must be a finite number (got {_show(value)})")
+    return number
+
+
+def _amount(value: object, limit: int, limit_text: str) -> int | Decimal:
+    number = _number(value)
+    if number < 0:
+        raise _Invalid(f"must not be negative (got {_show(value)})")
+    if number > limit:
+        raise _Invalid(
+            f"must be at most {limit_text} (got {_show(value)}); larger values are refused so "
+            "that totals stay exact"
+        )
+    return number
+
+
+_MAX_MICRO = MAX_UNITS * MICRO
+
+
+def _micro(value: object) -> int:
+    """GPUs or cores in millionths, rounded half to even."""
+    if type(value) is str and value.isascii():
+        # Fast path for plain decimals of at most six places, which need no rounding.
+        whole, _, fraction = value.partition(".")
+        if len(fraction) <= 6 and len(whole) <= 7 and (whole + fraction).isdigit():
+            micro = int(whole + fraction.ljust(6, "0"))
+            if micro <= _MAX_MICRO:
+                return micro
+    number = _amount(value, MAX_UNITS, f"{MAX_UNITS:,}")
+    if type(number) is int:
+        return number * MICRO
+    return int(number.quantize(_MICRO_QUANTUM, context=_DECIMAL).scaleb(6, context=_DECIMAL))
+
+
+def _bytes(value: object) -> int:
+    """Memory in whole bytes, rounded half to even."""
+    if type(value) is str and value.isascii() and value.isdigit() and len(value) <= 16:
+        number = int(value)
+        if number <= MAX_BYTES:
+            return number
+    number = _amount(value, MAX_BYTES, f"{MAX_BYTES:,} bytes (1 PB)")
+    if type(number) is int:
+        return number
+    return int(number.quantize(_UNIT_QUANTUM, context=_DECIMAL))
+
+
+def _duration(value: object) -> int:
+    if type(value) is str and value.isascii() and value.isdigit() and len(value) <= 6:
+        number = int(value)
+    else:
+        number = _number(value)
+    if not 1 <= number <= MAX_DURATION_SECONDS:
+        raise _Invalid(f"must be from 1 to {MAX_DURATION_SECONDS:,} seconds (got {_show(value)})")
+    if type(number) is not int:
+        if number != number.to_integral_value():
+            raise _Invalid(f"must be a whole number of seconds (got {_show(value)})")
+        number = int(number)
+    return number
+
+
+# One converter per field of FIELDS, in the same order.
+_CONVERTERS: tuple[Callable[[object], object], ...] = (
+    _cluster_id,
+    _name,
+    _nodepool,
+    _name,
+    _name,
+    _name,
+    _start,
+    _duration,
+    _micro,
+    _micro,
+    _micro,
+    _micro,
+    _bytes,
+    _bytes,
+)
+
+
+class _Cache(dict):
+    """Converted values of one field by the text they came from; emptied when full."""
+
+    __slots__ = ("convert", "size")
+
+    def __init__(self, convert: Callable[[object], object], size: int) -> None:
+        self.convert = convert
+        self.size = size
+
+    def __missing__(self, value: object) -> object:
+        converted = self.convert(value)
+        # Only text is kept: JSON's true would otherwise find the entry of 1.
+        if type(value) is str:
+            if len(self) >= self.size:
+                self.clear()
+            self[value] = converted
+        return converted
+
+
+class _RowConverter:
+    """Turns the raw values of one line, in FIELDS order, into a SampleRow or its errors."""
+
+    def __init__(self) -> None:
+        self.caches = tuple(
+            _Cache(convert, _NAME_CACHE_SIZE if convert in (_name, _nodepool) else _CACHE_SIZE)
+            for convert in _CONVERTERS
+        )
+
+    def convert(self, line: int, raw: tuple[object, ...]) -> SampleRow | list[RowError]:
+        # The fast path, for a valid line: no error bookkeeping, and one look-up per field, but
+        # for the usage amounts (gpu_idle, cpu_used_cores, memory_used_bytes): they seldom
+        # repeat, and converting them costs less than missing the cache.
+        c = self.caches
+        try:
+            row = _SampleRowBuilder(
+                line,
+                c[0][raw[0]],
+                c[1][raw[1]],
+                c[2][raw[2]],
+                c[3][raw[3]],
+                c[4][raw[4]],
+                c[5][raw[5]],
+                c[6][raw[6]],
+                c[7][raw[7]],
+                c[8][raw[8]],
+                _micro(raw[9]),
+                c[10][raw[10]],
+                _micro(raw[11]),
+                c[12][raw[12]],
+                _bytes(raw[13]),
+            )
+        except (_Invalid, TypeError):  # TypeError: an unhashable JSON value (a list, an object)
+            return self._convert_carefully(line, raw)
+        if row.gpu_idle_micro > row.gpu_allocated_micro:
+            return self._convert_carefully(line, raw)
+        row.__class__ = SampleRow
+        return row
+
+    def _convert_carefully(self, line: int, raw: tuple[object, ...]) -> SampleRow | list[RowError]:
+        """The slow path: every field checked on its own, one RowError per bad field."""
+        errors = []
+        values = {}
+        for field, convert, value in zip(FIELDS, _CONVERTERS, raw, strict=True):
+            try:
+                values[field] = convert(value)
+            except _Invalid as invalid:
+                errors.append(RowError(line, field, str(invalid)))
+        idle, allocated = values.get("gpu_idle"), values.get("gpu_allocated")
+        if idle is not None and allocated is not None and idle > allocated:
+            errors.append(
+                RowError(
+                    line,
+                    "gpu_idle",
+                    f"must not exceed gpu_allocated ({_units(idle)} > {_units(allocated)})",
+                )
+            )
+            errors.sort(key=lambda error: FIELDS.index(error.field))
+        if errors:
+            return errors
+        return SampleRow(line, *values.values())
+
+
+def _units(micro: int) -> str:
+    """Millionths as a plain decimal: 1500000 -> "1.5"."""
+    whole, fraction = divmod(micro, MICRO)
+    return f"{whole}.{fraction:06d}".rstrip("0").rstrip(".")

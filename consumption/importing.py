@@ -1,13 +1,14 @@
 """Importing usage files: all-or-nothing by default, in batches, with memory that does not grow
-with the file. Samples go through a temporary staging table so that each batch is one upsert
-(a re-imported identity replaces its sample) and the replaced ones can be counted."""
+with the file. A batch of new samples is appended (COPY on PostgreSQL); a batch that may replace
+stored samples goes through a temporary staging table, so that it is one upsert (a re-imported
+identity replaces its sample) and the replaced ones can be counted."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 
 from reports_site.tenancy.models import Cluster, Department, NodePool, Project, Tenant
 
@@ -43,10 +44,6 @@ class ImportResult:
     rejected: int = 0
     errors: list[RowError] = field(default_factory=list)  # the first SHOWN_ERRORS of them
 
-    @property
-    def imported(self) -> bool:
-        return self.created + self.replaced > 0
-
 
 class ImportRejected(Exception):
     """The file had invalid rows and was not imported (all-or-nothing)."""
@@ -56,16 +53,18 @@ class ImportRejected(Exception):
         self.result = result
 
 
-def import_usage(stream: BinaryIO, fmt: str, tenant: Tenant, skip_invalid: bool = False):
+def import_usage(
+    stream: BinaryIO, fmt: str, tenant: Tenant, skip_invalid: bool = False
+) -> ImportResult:
     """Import a usage file into `tenant`. Without `skip_invalid`, one invalid row rejects the
     whole file (ImportRejected, nothing written); with it, valid rows are imported and the rest
     are counted and listed. Unknown clusters, node pools, departments and projects are created."""
     result = ImportResult()
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            # One import at a time per tenant, so that two files naming the same new sample
-            # cannot both take the fast path that appends without upserting. (SQLite runs one
-            # writing transaction at a time anyway.)
+            # One import at a time per tenant: two files naming the same new sample never race
+            # for it, and the counts of created and replaced samples stay right. (SQLite runs
+            # one writing transaction at a time anyway.)
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_CLASS, tenant.pk])
         place = OrgTree(tenant).place
@@ -191,25 +190,16 @@ class _SampleWriter:
         self.batch: dict[tuple, tuple] = {}
         self.touched: set[tuple[int, int]] = set()  # (project id, day a sample starts in)
         self.staging_ready = False
+        self.appending = True  # until a batch clashes with stored samples
 
     def add(self, row: SampleRow, project_id: int, nodepool_id: int) -> None:
         start = row.start_epoch
         identity = (project_id, start, row.workload)
         if identity in self.batch:
             self.result.replaced += 1  # the file repeats an identity: the later row wins
-        self.batch[identity] = (
-            project_id,
-            nodepool_id,
-            row.workload,
-            start,
-            row.duration_seconds,
-            row.gpu_allocated_micro,
-            row.gpu_idle_micro,
-            row.cpu_allocated_micro,
-            row.cpu_used_micro,
-            row.memory_allocated_bytes,
-            row.memory_used_bytes,
-        )
+        # The row's duration and amounts follow its start, in the order of _COLUMNS (a test
+        # checks that they stay so).
+        self.batch[identity] = (project_id, nodepool_id, row.workload, start, *row[8:])
         self.touched.add((project_id, start // DAY_SECONDS))
         if len(self.batch) >= BATCH_SIZE:
             self.flush()
@@ -219,27 +209,20 @@ class _SampleWriter:
             return
         rows = list(self.batch.values())
         with connection.cursor() as cursor:
-            if self._all_new(cursor):
+            if self.appending:
                 # New data (the usual case: the next hours or days of usage) goes straight in.
-                _load(cursor, UsageSample._meta.db_table, rows)
-                replaced = 0
-            else:
+                try:
+                    with transaction.atomic():  # a savepoint: a clash undoes just this append
+                        _load(cursor, UsageSample._meta.db_table, rows)
+                    replaced = 0
+                except IntegrityError:
+                    # The file names stored samples: write the rest of it by upsert.
+                    self.appending = False
+            if not self.appending:
                 replaced = self._upsert(cursor, rows)
         self.result.replaced += replaced
         self.result.created += len(rows) - replaced
         self.batch = {}
-
-    def _all_new(self, cursor) -> bool:
-        """True when no stored sample can share an identity with the batch."""
-        projects = {project_id for project_id, _, _ in self.batch}
-        starts = [start for _, start, _ in self.batch]
-        cursor.execute(
-            f"SELECT 1 FROM {UsageSample._meta.db_table} "
-            f"WHERE project_id IN ({', '.join(['%s'] * len(projects))}) "
-            "AND start_epoch >= %s AND start_epoch <= %s LIMIT 1",
-            [*projects, min(starts), max(starts)],
-        )
-        return cursor.fetchone() is None
 
     def _upsert(self, cursor, rows: list[tuple]) -> int:
         """Write rows that may replace stored samples, through the staging table; return how
@@ -299,7 +282,9 @@ def _load(cursor, table: str, rows: list[tuple]) -> None:
     """Append rows (in _COLUMNS order) to a table as fast as the database allows."""
     if connection.vendor == "postgresql":
         # COPY is several times faster than INSERT for bulk loads.
-        with cursor.cursor.copy(f"COPY {table} ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
+        # Through psycopg directly; Django's wrapper still turns its errors into Django's own.
+        copy_sql = f"COPY {table} ({', '.join(_COLUMNS)}) FROM STDIN"
+        with connection.wrap_database_errors, cursor.cursor.copy(copy_sql) as copy:
             for row in rows:
                 copy.write_row(row)
     else:

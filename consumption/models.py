@@ -120,7 +120,8 @@ class UsageRollup(models.Model):
     """The samples of one project and node pool, summed over one UTC day: each measure is
     amount × seconds of overlap with that day. Kept exact by `consumption.rollups.refresh`."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    # The identity index below, led by the project, serves as the project's index too.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
     nodepool = models.ForeignKey(NodePool, on_delete=models.CASCADE, related_name="+")
     day = models.IntegerField("day (days since 1970-01-01)")
     gpu_allocated = models.BigIntegerField("GPU-seconds allocated (millionths)")
@@ -133,12 +134,12 @@ class UsageRollup(models.Model):
     memory_used_rest = models.BigIntegerField("byte-seconds used (part below 1 MiB)")
 
     class Meta:
+        # Reports and refreshes both read a range of days of some projects.
         constraints = [
             models.UniqueConstraint(
-                fields=["project", "nodepool", "day"], name="usage_rollup_identity"
+                fields=["project", "day", "nodepool"], name="usage_rollup_identity"
             )
         ]
-        indexes = [models.Index(fields=["day", "project"], name="usage_rollup_by_day")]
 
     def __str__(self) -> str:
         return f"{self.project} / {self.nodepool.name} on day {self.day}"

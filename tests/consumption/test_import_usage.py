@@ -9,8 +9,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from consumption.aggregation import consumption_rows
+from consumption.importing import _COLUMNS
 from consumption.models import UsageRollup, UsageSample
-from consumption.parsing import FIELDS
+from consumption.parsing import FIELDS, SampleRow
 from reports_site.tenancy.models import Cluster, Department, Project
 
 EAST = "7d5c1f9e-3b2a-4c8d-9e0f-1a2b3c4d5e6f"
@@ -124,6 +125,17 @@ class TestImport:
         )
         assert gpu_hours(tenant) == [("east", "research", "vision", 1)]
         assert list(UsageRollup.objects.values_list("day", flat=True)) == [20522]
+
+    def test_a_later_batch_that_names_stored_samples_replaces_them(
+        self, tmp_path, tenant, monkeypatch
+    ):
+        run(csv_file(tmp_path, row(workload="old")), tenant)
+        monkeypatch.setattr("consumption.importing.BATCH_SIZE", 2)
+        rows = [row(workload="a"), row(workload="b"), row(workload="old", gpu_allocated="5")]
+        out, _ = run(csv_file(tmp_path, *rows, row(workload="c"), name="b.csv"), tenant)
+        assert out.strip() == "3 created, 1 replaced, 0 rejected."
+        assert UsageSample.objects.get(workload="old").gpu_allocated_micro == 5_000_000
+        assert gpu_hours(tenant) == [("east", "research", "vision", 11)]
 
     def test_a_file_that_repeats_an_identity_keeps_the_last_row(self, tmp_path, tenant):
         out, _ = run(csv_file(tmp_path, row(gpu_allocated="1"), row(gpu_allocated="4")), tenant)
@@ -252,3 +264,8 @@ class TestRefusedFiles:
         tenant.slug = "nobody"
         message, _ = refused(csv_file(tmp_path, row()), tenant)
         assert message == "Tenant 'nobody' does not exist."
+
+
+def test_sample_rows_end_with_the_stored_columns_in_order():
+    # The importer copies a row's duration and amounts as one slice.
+    assert SampleRow._fields[8:] == _COLUMNS[4:]

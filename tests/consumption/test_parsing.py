@@ -1,7 +1,6 @@
 """consumption.parsing: reading and checking usage files, without the database."""
 
 import csv
-import dataclasses
 import io
 import json
 import uuid
@@ -171,16 +170,16 @@ def test_jsonl_row_is_read_field_by_field_with_numbers_as_json_numbers():
 
 
 def test_jsonl_accepts_numbers_as_strings():
-    assert only_row(jsonl_bytes(GOOD), "jsonl") == dataclasses.replace(EXPECTED_GOOD, line=1)
+    assert only_row(jsonl_bytes(GOOD), "jsonl") == EXPECTED_GOOD._replace(line=1)
 
 
-def test_rows_are_frozen_sample_rows_equal_to_ones_built_directly():
+def test_rows_are_immutable_sample_rows_equal_to_ones_built_directly():
     row = only_row(csv_bytes(GOOD))
 
     assert type(row) is SampleRow
     assert row == EXPECTED_GOOD
     assert hash(row) == hash(EXPECTED_GOOD)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         row.workload = "other"  # type: ignore[misc]
 
 

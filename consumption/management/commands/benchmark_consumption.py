@@ -39,8 +39,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--projects", type=int, default=5, help="projects per department (2 clusters x 5)"
         )
+        parser.add_argument(
+            "--keep", action="store_true", help="keep the scratch tenant and its data"
+        )
 
-    def handle(self, *args, samples: int, days: int, repeat: int, projects: int, **options):
+    def handle(
+        self, *args, samples: int, days: int, repeat: int, projects: int, keep: bool, **options
+    ) -> None:
         if samples < 1 or days < 30:
             raise CommandError("--samples must be positive and --days at least 30.")
         slug = f"benchmark-{uuid.uuid4().hex[:8]}"
@@ -50,9 +55,13 @@ class Command(BaseCommand):
             self._import(tenant, samples, days, projects)
             self._aggregate(tenant, repeat)
         finally:
-            started = time.perf_counter()
-            tenant.delete()
-            self.stdout.write(f"removed the scratch data in {time.perf_counter() - started:.1f} s")
+            if keep:
+                self.stdout.write(f"kept the scratch tenant {slug}")
+            else:
+                started = time.perf_counter()
+                tenant.delete()
+                elapsed = time.perf_counter() - started
+                self.stdout.write(f"removed the scratch data in {elapsed:.1f} s")
 
     def _import(self, tenant: Tenant, samples: int, days: int, projects: int) -> None:
         placements = synthetic_placements(clusters=2, departments=5, projects=projects)

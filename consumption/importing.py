@@ -1,10 +1,13 @@
-"""Importing usage files: all-or-nothing by default, in batches, with memory that does not grow
-with the file. A batch of new samples is appended (COPY on PostgreSQL); a batch that may replace
-stored samples goes through a temporary staging table, so that it is one upsert (a re-imported
-identity replaces its sample) and the replaced ones can be counted."""
+"""Importing usage files: all-or-nothing by default, with memory that does not grow with the file.
+
+New samples, the usual case, are appended: on PostgreSQL streamed into one COPY as the file is
+read, elsewhere in batches. When the file names samples that are stored already, it is written in
+batches through a temporary staging table, each one upsert (a re-imported identity replaces its
+sample) that also counts what it replaced."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -59,7 +62,6 @@ def import_usage(
     """Import a usage file into `tenant`. Without `skip_invalid`, one invalid row rejects the
     whole file (ImportRejected, nothing written); with it, valid rows are imported and the rest
     are counted and listed. Unknown clusters, node pools, departments and projects are created."""
-    result = ImportResult()
     with transaction.atomic():
         if connection.vendor == "postgresql":
             # One import at a time per tenant: two files naming the same new sample never race
@@ -67,8 +69,22 @@ def import_usage(
             # one writing transaction at a time anyway.)
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_CLASS, tenant.pk])
-        place = OrgTree(tenant).place
-        writer = _SampleWriter(result)
+            if stream.seekable():
+                start = stream.tell()
+                try:
+                    with transaction.atomic():  # a savepoint, for the fallback below
+                        return _import(stream, fmt, tenant, skip_invalid, _CopyWriter)
+                except _Clash:
+                    # The file names stored samples (or one sample twice): read it again, in
+                    # batches that can replace.
+                    stream.seek(start)
+        return _import(stream, fmt, tenant, skip_invalid, _BatchWriter)
+
+
+def _import(stream: BinaryIO, fmt: str, tenant: Tenant, skip_invalid: bool, writer_class):
+    result = ImportResult()
+    with writer_class(result) as writer:
+        place = OrgTree(tenant, before_querying=writer.pause).place
         for row in read_samples(stream, fmt):
             placed = place(row) if type(row) is SampleRow else row
             if type(placed) is RowError:
@@ -77,7 +93,6 @@ def import_usage(
                 writer.add(row, *placed)
         if result.rejected and not skip_invalid:
             # Nothing of the file stays: not the samples, not the org units made for them.
-            transaction.set_rollback(True)
             raise ImportRejected(result)
         writer.finish()
     return result
@@ -95,8 +110,9 @@ class OrgTree:
     """The tenant's clusters, node pools, departments and projects by name, creating missing ones
     and refusing rows that contradict what is known (a project in two departments)."""
 
-    def __init__(self, tenant: Tenant):
+    def __init__(self, tenant: Tenant, before_querying: Callable[[], None] = lambda: None):
         self.tenant = tenant
+        self.before_querying = before_querying  # the connection may be busy with a COPY
         self.clusters = {c.uuid: c for c in Cluster.objects.for_tenant(tenant)}
         self.cluster_names = {c.name: c.uuid for c in self.clusters.values()}
         self.foreign: set = set()  # cluster ids found to be another tenant's
@@ -117,6 +133,7 @@ class OrgTree:
         key = (row.cluster_id, row.cluster, row.department, row.project, row.nodepool)
         placed = self.placed.get(key)
         if placed is None:
+            self.before_querying()
             placed = self._resolve(row)
             if type(placed) is not RowError:
                 self.placed[key] = placed
@@ -182,13 +199,97 @@ class OrgTree:
         return cluster
 
 
-class _SampleWriter:
-    """Upserts samples batch by batch and refreshes the rollups they touch at the end."""
+class _Writer:
+    """Writes an import's samples, then refreshes the rollups of the days they touch."""
 
     def __init__(self, result: ImportResult):
         self.result = result
-        self.batch: dict[tuple, tuple] = {}
         self.touched: set[tuple[int, int]] = set()  # (project id, day a sample starts in)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        pass
+
+    def pause(self) -> None:
+        """Let others use the connection."""
+
+    def refresh_rollups(self) -> None:
+        # A replaced sample may have run into the day after its start, so that day is refreshed
+        # too. Projects touched over the same days are refreshed together.
+        days: dict[int, tuple[int, int]] = {}
+        for project_id, day in self.touched:
+            first, last = days.get(project_id, (day, day))
+            days[project_id] = (min(first, day), max(last, day))
+        by_range: dict[tuple[int, int], list[int]] = {}
+        for project_id, (first, last) in days.items():
+            by_range.setdefault((first, last + 1), []).append(project_id)
+        for (first, last), project_ids in by_range.items():
+            rollups.refresh(project_ids, first, last)
+
+
+class _CopyWriter(_Writer):
+    """PostgreSQL: streams every row into one COPY as it is read, so that the database stores
+    rows while Python reads the next ones. A row that clashes with a stored sample (or another
+    row of the file) fails the COPY with _Clash; the caller then falls back to _BatchWriter."""
+
+    def __init__(self, result: ImportResult):
+        super().__init__(result)
+        self.cursor = None
+        self.copy_block = None
+        self.write_row = None
+
+    def add(self, row: SampleRow, project_id: int, nodepool_id: int) -> None:
+        if self.write_row is None:
+            self._open()
+        start = row.start_epoch
+        # The row's duration and amounts follow its start, in the order of _COLUMNS (a test
+        # checks that they stay so).
+        self.write_row((project_id, nodepool_id, row.workload, start, *row[8:]))
+        self.touched.add((project_id, start // DAY_SECONDS))
+        self.result.created += 1
+
+    def pause(self) -> None:
+        if self.copy_block is not None:
+            self._close(None, None, None)
+
+    def finish(self) -> None:
+        self.pause()
+        self.refresh_rollups()
+
+    def __exit__(self, *exc_info) -> None:
+        if self.copy_block is not None:
+            self._close(*exc_info)  # with an exception: abandon the COPY
+
+    def _open(self) -> None:
+        self.cursor = connection.cursor()
+        sql = f"COPY {UsageSample._meta.db_table} ({', '.join(_COLUMNS)}) FROM STDIN"
+        self.copy_block = self.cursor.cursor.copy(sql)
+        self.write_row = self.copy_block.__enter__().write_row
+
+    def _close(self, *exc_info) -> None:
+        copy_block, self.copy_block, self.write_row = self.copy_block, None, None
+        try:
+            with connection.wrap_database_errors:
+                copy_block.__exit__(*exc_info)
+        except IntegrityError:
+            raise _Clash from None
+        finally:
+            self.cursor.close()
+
+
+class _Clash(Exception):
+    """A streamed row names a sample that is stored already, or another row of the file."""
+
+
+class _BatchWriter(_Writer):
+    """Writes samples batch by batch: appended while they are new, upserted once a batch
+    clashes with stored samples."""
+
+    def __init__(self, result: ImportResult):
+        super().__init__(result)
+        self.batch: dict[tuple, tuple] = {}
         self.staging_ready = False
         self.appending = True  # until a batch clashes with stored samples
 
@@ -265,17 +366,7 @@ class _SampleWriter:
         if self.staging_ready:
             with connection.cursor() as cursor:
                 cursor.execute(f"DROP TABLE {_STAGING}")
-        # A replaced sample may have run into the day after its start, so that day is refreshed
-        # too. Projects touched over the same days are refreshed together.
-        days: dict[int, tuple[int, int]] = {}
-        for project_id, day in self.touched:
-            first, last = days.get(project_id, (day, day))
-            days[project_id] = (min(first, day), max(last, day))
-        by_range: dict[tuple[int, int], list[int]] = {}
-        for project_id, (first, last) in days.items():
-            by_range.setdefault((first, last + 1), []).append(project_id)
-        for (first, last), project_ids in by_range.items():
-            rollups.refresh(project_ids, first, last)
+        self.refresh_rollups()
 
 
 def _load(cursor, table: str, rows: list[tuple]) -> None:

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from consumption.importing import SHOWN_ERRORS, ImportRejected, ImportResult, import_usage
 from consumption.parsing import FileError, format_for
-from reports_site.tenancy.models import Tenant
+from reports_site.tenancy.commands import tenant_by_slug
 
 
 class Command(BaseCommand):
@@ -29,10 +29,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, path: str, tenant: str, skip_invalid: bool, **options) -> None:
-        try:
-            tenant_obj = Tenant.objects.get(slug=tenant)
-        except Tenant.DoesNotExist:
-            raise CommandError(f"Tenant {tenant!r} does not exist.") from None
+        tenant_obj = tenant_by_slug(tenant)
         try:
             fmt = format_for(path)
             with _open(path) as stream:

@@ -8,7 +8,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
-from reports_site.tenancy.models import Tenant, User
+from reports_site.tenancy.commands import tenant_by_slug
+from reports_site.tenancy.models import User
 
 
 class Command(BaseCommand):
@@ -30,10 +31,7 @@ class Command(BaseCommand):
     def handle(
         self, *args, email: str, tenant: str, password: str | None, name: str, **options
     ) -> None:
-        try:
-            tenant_obj = Tenant.objects.get(slug=tenant)
-        except Tenant.DoesNotExist:
-            raise CommandError(f"Tenant {tenant!r} does not exist.") from None
+        tenant_obj = tenant_by_slug(tenant)
         email = email.strip()
         try:
             validate_email(email)

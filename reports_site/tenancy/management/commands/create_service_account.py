@@ -5,7 +5,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import IntegrityError, transaction
 
-from reports_site.tenancy.models import ServiceAccount, Tenant
+from reports_site.tenancy.commands import tenant_by_slug
+from reports_site.tenancy.models import ServiceAccount
 
 
 class Command(BaseCommand):
@@ -27,10 +28,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, name: str, tenant: str, as_json: bool, **options) -> None:
-        try:
-            tenant_obj = Tenant.objects.get(slug=tenant)
-        except Tenant.DoesNotExist:
-            raise CommandError(f"Tenant {tenant!r} does not exist.") from None
+        tenant_obj = tenant_by_slug(tenant)
         name = name.strip()
         if not name:
             raise CommandError("The service account name must not be empty.")

@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import IntegrityError, transaction
 
+from reports_site.tenancy.commands import tenant_by_slug
 from reports_site.tenancy.models import AccessRule, Role, ServiceAccount, Tenant, User
 from reports_site.tenancy.scopes import SCOPE_FORMS, parse_scope
 
@@ -31,7 +32,7 @@ class Command(BaseCommand):
     def handle(
         self, *args, subject: str, role: str, scope: str, tenant: str | None, **options
     ) -> None:
-        tenant_obj = _tenant(tenant) if tenant is not None else None
+        tenant_obj = tenant_by_slug(tenant) if tenant is not None else None
         if subject.startswith("sa:"):
             subject_obj = _service_account(subject.removeprefix("sa:"), tenant_obj)
         else:
@@ -57,13 +58,6 @@ class Command(BaseCommand):
         except IntegrityError:  # the database's one-rule-per-subject-role-scope constraint
             raise exists from None
         self.stdout.write(f"{subject_obj} is now {role_obj} in {rule.scope_label}.")
-
-
-def _tenant(slug: str) -> Tenant:
-    try:
-        return Tenant.objects.get(slug=slug)
-    except Tenant.DoesNotExist:
-        raise CommandError(f"Tenant {slug!r} does not exist.") from None
 
 
 def _user(email: str, tenant: Tenant | None) -> User:

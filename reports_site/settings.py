@@ -190,6 +190,12 @@ Q_CLUSTER = {
     "ack_failures": True,
 }
 
+# Reports: the longest collection period, and how long reports are kept (0: forever).
+REPORT_MAX_PERIOD_DAYS = env_int("REPORT_MAX_PERIOD_DAYS", 366)
+REPORT_RETENTION_DAYS = env_int("REPORT_RETENTION_DAYS", 90)
+# A build whose heartbeat is older than this is taken for dead by the sweeper.
+REPORT_HEARTBEAT_TIMEOUT_SECONDS = env_int("REPORT_HEARTBEAT_TIMEOUT_SECONDS", 120)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,7 +1,7 @@
 """Settings for the test suite: the normal settings, made fast and self-contained."""
 
 from .settings import *  # noqa: F403
-from .settings import STORAGES
+from .settings import DATABASES, STORAGES, VAR_DIR
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
@@ -12,3 +12,8 @@ STORAGES = {
 # Serve static files from the app folders, as in development: tests run without collectstatic.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+# SQLite tests use a file, not memory: threads and worker processes (a real qcluster) must see
+# the same database, with WAL and the busy timeout, as in production.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}

@@ -1,0 +1,125 @@
+"""Consumption reports (spec 4.1, 4.2) and who may see or delete them (spec 2.3)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from consumption.aggregation import Segment
+from reports_site.tenancy import permissions
+from reports_site.tenancy.models import ServiceAccount, Tenant, User
+
+
+class ReportStatus(models.TextChoices):
+    PENDING = "Pending", "Pending"
+    PROCESSING = "Processing", "Processing"
+    READY = "Ready", "Ready"
+    FAILED = "Failed", "Failed"
+
+
+class ReportType(models.TextChoices):
+    CONSUMPTION = "Consumption", "Consumption"
+
+
+class ReportQuerySet(models.QuerySet):
+    def visible_to(self, subject) -> ReportQuerySet:
+        """Reports the subject may see: its own, or all of its tenant's when it holds
+        project:read at tenant scope (spec 2.3)."""
+        tenant_id = permissions.subject_tenant_id(subject)
+        if tenant_id is None:
+            return self.none()
+        reports = self.filter(tenant_id=tenant_id)
+        if permissions.holds_at_tenant_scope(subject, "project", "read"):
+            return reports
+        return reports.filter(_created_by(subject))
+
+    def deletable_by(self, subject) -> ReportQuerySet:
+        """Reports the subject may delete: its own, or all of its tenant's when it holds
+        project:delete at tenant scope."""
+        tenant_id = permissions.subject_tenant_id(subject)
+        if tenant_id is None:
+            return self.none()
+        reports = self.filter(tenant_id=tenant_id)
+        if permissions.holds_at_tenant_scope(subject, "project", "delete"):
+            return reports
+        return reports.filter(_created_by(subject))
+
+
+def _created_by(subject) -> Q:
+    if isinstance(subject, ServiceAccount):
+        return Q(created_by_service_account=subject)
+    return Q(created_by_user=subject)
+
+
+def report_file_name(report: Report, filename: str) -> str:
+    # Derived from the UUID only, never from the name a user typed.
+    return f"reports/{report.pk}.csv"
+
+
+class Report(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="reports")
+    name = models.CharField(max_length=250)
+    description = models.TextField(blank=True)
+    type = models.CharField(
+        max_length=20, choices=ReportType.choices, default=ReportType.CONSUMPTION
+    )
+    start = models.DateTimeField(help_text="Start of the collection period (UTC, included).")
+    end = models.DateTimeField(help_text="End of the collection period (UTC, excluded).")
+    group_by = models.CharField(
+        "segment by",
+        max_length=20,
+        choices=[(choice, choice) for choice in Segment.CHOICES],
+        default=Segment.PROJECT,
+    )
+    filter_by = models.JSONField(default=list, blank=True, help_text='e.g. ["projectName==a"]')
+    # The creator: a user or a service account. The e-mail (or sa:NAME) is kept as well, so
+    # that `createdBy` survives the creator's deletion.
+    created_by = models.CharField(max_length=254)
+    created_by_user = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_by_service_account = models.ForeignKey(
+        ServiceAccount, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # What the report may contain: the projects its creator could read at creation (spec 2.3).
+    project_ids = models.JSONField(default=list, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    status = models.CharField(
+        max_length=20, choices=ReportStatus.choices, default=ReportStatus.PENDING
+    )
+    status_updated_at = models.DateTimeField(default=timezone.now)
+    status_message = models.TextField(blank=True, default="Report in queue")
+    # The build: its heartbeat while Processing, and what it produced.
+    heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
+    build_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
+    row_count = models.PositiveIntegerField(null=True, blank=True)
+    file_size = models.PositiveBigIntegerField(null=True, blank=True)
+    file = models.FileField(upload_to=report_file_name, blank=True, max_length=200)
+
+    objects = ReportQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # Enforced by the database, so that two simultaneous requests cannot both win.
+            models.UniqueConstraint(
+                "tenant", Lower("name"), name="report_name_unique_in_tenant_ignoring_case"
+            ),
+            models.CheckConstraint(condition=Q(start__lt=models.F("end")), name="report_period"),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"], name="report_by_tenant_and_time"),
+            models.Index(fields=["status", "heartbeat_at"], name="report_by_status"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_ready(self) -> bool:
+        return self.status == ReportStatus.READY

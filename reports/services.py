@@ -1,0 +1,196 @@
+"""Creating and deleting reports: the one path that the pages, the API, the admin and the
+commands share, so that the same rules hold everywhere."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from consumption.aggregation import Segment, parse_filters
+from reports_site.tenancy import permissions
+from reports_site.tenancy.models import ServiceAccount
+
+from .models import Report, ReportStatus
+
+NAME_MAX_LENGTH = 250
+
+
+class DuplicateReportName(ValidationError):
+    """Another report of the tenant has this name (the API answers 409)."""
+
+
+def create_report(
+    subject,
+    *,
+    name: str,
+    start: datetime,
+    end: datetime,
+    description: str = "",
+    group_by: str | None = None,
+    filter_by: Iterable[str] = (),
+) -> Report:
+    """Validate, save as Pending ("Report in queue") and queue the build once the transaction
+    commits. Raises PermissionDenied for a subject that may read no project, ValidationError
+    (by field) for bad input, DuplicateReportName for a name the tenant already uses."""
+    readable = permissions.readable_projects(subject)
+    if not readable.exists():
+        raise PermissionDenied("You need read access to at least one project to create a report.")
+    tenant_id = permissions.subject_tenant_id(subject)
+    fields = clean_report_fields(
+        name=name,
+        description=description,
+        start=start,
+        end=end,
+        group_by=group_by,
+        filter_by=filter_by,
+    )
+    if Report.objects.filter(tenant_id=tenant_id, name__iexact=fields["name"]).exists():
+        raise _duplicate(fields["name"])
+    report = Report(
+        tenant_id=tenant_id,
+        created_by=_creator_label(subject),
+        project_ids=sorted(readable.values_list("pk", flat=True)),
+        **_creator_fields(subject),
+        **fields,
+    )
+    try:
+        with transaction.atomic():
+            report.save(force_insert=True)
+            transaction.on_commit(lambda: enqueue_build(report.pk))
+    except IntegrityError:
+        # A simultaneous request took the name between the check and the insert.
+        raise _duplicate(fields["name"]) from None
+    return report
+
+
+def clean_report_fields(
+    *,
+    name: str,
+    description: str,
+    start: datetime,
+    end: datetime,
+    group_by: str | None,
+    filter_by: Iterable[str],
+    now: datetime | None = None,
+) -> dict:
+    """The report's fields, cleaned, or a ValidationError naming each bad field (spec 4.1)."""
+    errors: dict[str, str] = {}
+    name = (name or "").strip()
+    if not name:
+        errors["name"] = "Enter a name."
+    elif len(name) > NAME_MAX_LENGTH:
+        errors["name"] = f"Use at most {NAME_MAX_LENGTH} characters (this name has {len(name)})."
+    elif any(unicodedata.category(char) == "Cc" for char in name):
+        errors["name"] = "Remove the control characters (such as tabs or line breaks)."
+    description = (description or "").strip()
+    if any(unicodedata.category(c) == "Cc" and c not in "\n\r\t" for c in description):
+        errors["description"] = "Remove the control characters."
+
+    for field, moment in (("start", start), ("end", end)):
+        if not isinstance(moment, datetime):
+            errors[field] = "Enter a date and time."
+        elif timezone.is_naive(moment):
+            errors[field] = "Give the time zone (for example Z for UTC)."
+        elif moment.microsecond:
+            errors[field] = "Use whole seconds."
+    if "start" not in errors and "end" not in errors:
+        start, end = start.astimezone(UTC), end.astimezone(UTC)
+        now = now or timezone.now()
+        end_of_today = now.astimezone(UTC).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        ) + timedelta(days=1)
+        longest = settings.REPORT_MAX_PERIOD_DAYS
+        if start >= end:
+            errors["end"] = "The end must be after the start."
+        elif end > end_of_today:
+            errors["end"] = "The end cannot be later than the end of today (UTC)."
+        elif end - start > timedelta(days=longest):
+            errors["end"] = f"The collection period can be at most {longest} days long."
+
+    group_by = group_by or Segment.PROJECT
+    if group_by not in Segment.CHOICES:
+        errors["group_by"] = f"Choose one of {', '.join(Segment.CHOICES)}."
+    filter_by = list(filter_by or [])
+    try:
+        parse_filters(filter_by)
+    except ValueError as error:
+        errors["filter_by"] = str(error)
+    if errors:
+        raise ValidationError(errors)
+    return {
+        "name": name,
+        "description": description,
+        "start": start,
+        "end": end,
+        "group_by": group_by,
+        "filter_by": filter_by,
+    }
+
+
+def delete_reports(subject, reports: Iterable[Report]) -> int:
+    """Delete reports the subject may delete, and their files once the deletion commits.
+    Raises PermissionDenied, deleting nothing, if any of them is not the subject's to delete."""
+    reports = list(reports)
+    allowed = set(
+        Report.objects.deletable_by(subject)
+        .filter(pk__in=[report.pk for report in reports])
+        .values_list("pk", flat=True)
+    )
+    refused = [report for report in reports if report.pk not in allowed]
+    if refused:
+        names = ", ".join(report.name for report in refused)
+        raise PermissionDenied(f"You may not delete: {names}.")
+    with transaction.atomic():
+        files = [
+            report.file.name for report in Report.objects.filter(pk__in=allowed) if report.file
+        ]
+        deleted, _ = Report.objects.filter(pk__in=allowed).delete()
+        transaction.on_commit(lambda: delete_files(files))
+    return deleted
+
+
+def enqueue_build(report_id) -> None:
+    from django_q.tasks import async_task
+
+    async_task("reports.tasks.build_report", str(report_id), task_name=f"report {report_id}")
+
+
+def requeue(reports: Iterable[Report]) -> int:
+    """Put reports back in the queue (an operator's action)."""
+    ids = [report.pk for report in reports]
+    count = Report.objects.filter(pk__in=ids).update(
+        status=ReportStatus.PENDING,
+        status_message="Report in queue",
+        status_updated_at=timezone.now(),
+        heartbeat_at=None,
+    )
+    for report_id in ids:
+        transaction.on_commit(lambda report_id=report_id: enqueue_build(report_id))
+    return count
+
+
+def delete_files(names: list[str]) -> None:
+    from django.core.files.storage import default_storage
+
+    for name in names:
+        default_storage.delete(name)
+
+
+def _duplicate(name: str) -> DuplicateReportName:
+    return DuplicateReportName({"name": f"A report named {name!r} already exists."})
+
+
+def _creator_label(subject) -> str:
+    return str(subject) if isinstance(subject, ServiceAccount) else subject.email
+
+
+def _creator_fields(subject) -> dict:
+    if isinstance(subject, ServiceAccount):
+        return {"created_by_service_account": subject}
+    return {"created_by_user": subject}

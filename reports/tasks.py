@@ -1,0 +1,179 @@
+"""Building a report in a django-q2 worker (spec 4.2). Every way a build can end leaves the
+report Ready or Failed, and no file without a report."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from consumption.aggregation import consumption_rows, parse_filters
+
+from .csv_export import write_csv
+from .models import Report, ReportStatus, report_file_name
+
+log = logging.getLogger(__name__)
+
+FAILED_MESSAGE = (
+    "The report could not be built. Try creating it again; if it fails again, ask an operator."
+)
+STUCK_MESSAGE = (
+    "The build stopped before it finished (its worker died). Try creating the report again."
+)
+MAX_ATTEMPTS = 3
+
+
+def build_report(report_id: str) -> str:
+    """Claim the report, aggregate, write the CSV, store it, mark it Ready."""
+    if not _claim(report_id):
+        return "not claimed: the report is gone, or another worker has it"
+    report = Report.objects.get(pk=report_id)
+    try:
+        with _Heartbeat(report_id):
+            name, size, rows = _build(report)
+    except Exception:
+        log.exception("Building report %s failed", report_id)
+        _finish(report_id, ReportStatus.FAILED, FAILED_MESSAGE)
+        return "failed"
+    stored = _finish(
+        report_id,
+        ReportStatus.READY,
+        "",
+        file=name,
+        file_size=size,
+        row_count=rows,
+    )
+    if not stored:
+        # Deleted (or re-queued) while being built: leave no file behind.
+        default_storage.delete(name)
+        return "discarded: the report was deleted during the build"
+    return "ready"
+
+
+def _claim(report_id: str) -> bool:
+    # A conditional UPDATE: of two workers given the same report, only one changes a row.
+    now = timezone.now()
+    claimed = Report.objects.filter(pk=report_id, status=ReportStatus.PENDING).update(
+        status=ReportStatus.PROCESSING,
+        status_message="Building the report",
+        status_updated_at=now,
+        heartbeat_at=now,
+        build_attempts=F("build_attempts") + 1,
+    )
+    return claimed == 1
+
+
+def _build(report: Report) -> tuple[str, int, int]:
+    rows = consumption_rows(
+        tenant=report.tenant,
+        start=report.start,
+        end=report.end,
+        group_by=report.group_by,
+        filters=parse_filters(report.filter_by),
+        projects=report.project_ids,
+    )
+    with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as out:
+        count = write_csv(out, report.group_by, rows)
+        out.flush()
+        size = out.tell()
+        out.seek(0)
+        key = report_file_name(report, "")
+        # Storing under the same key again replaces the file: a second build leaves one file.
+        if default_storage.exists(key):
+            default_storage.delete(key)
+        name = default_storage.save(key, File(out.buffer))
+    return name, size, count
+
+
+def _finish(report_id: str, status: str, message: str, **fields) -> bool:
+    """Set the outcome if the report is still ours (Processing); True if it was."""
+    with transaction.atomic():
+        return (
+            Report.objects.filter(pk=report_id, status=ReportStatus.PROCESSING).update(
+                status=status,
+                status_message=message,
+                status_updated_at=timezone.now(),
+                heartbeat_at=None,
+                **fields,
+            )
+            == 1
+        )
+
+
+class _Heartbeat:
+    """Touches the report's heartbeat while the build runs, so that the sweeper can tell a
+    slow build from a dead one."""
+
+    def __init__(self, report_id: str):
+        self.report_id = report_id
+        self.stop = threading.Event()
+        self.interval = max(1, settings.REPORT_HEARTBEAT_TIMEOUT_SECONDS // 4)
+
+    def __enter__(self):
+        self.thread = threading.Thread(target=self._beat, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def _beat(self) -> None:
+        from django.db import connection
+
+        try:
+            while not self.stop.wait(self.interval):
+                Report.objects.filter(pk=self.report_id, status=ReportStatus.PROCESSING).update(
+                    heartbeat_at=timezone.now()
+                )
+        finally:
+            connection.close()
+
+
+def sweep_stuck_builds() -> str:
+    """Scheduled: a Processing report whose heartbeat stopped goes back to the queue, or is
+    marked Failed after MAX_ATTEMPTS builds."""
+    from .services import enqueue_build
+
+    limit = timezone.now() - timedelta(seconds=settings.REPORT_HEARTBEAT_TIMEOUT_SECONDS)
+    stuck = Report.objects.filter(status=ReportStatus.PROCESSING, heartbeat_at__lt=limit)
+    failed = stuck.filter(build_attempts__gte=MAX_ATTEMPTS).update(
+        status=ReportStatus.FAILED,
+        status_message=STUCK_MESSAGE,
+        status_updated_at=timezone.now(),
+        heartbeat_at=None,
+    )
+    requeued = 0
+    for report_id in stuck.filter(build_attempts__lt=MAX_ATTEMPTS).values_list("pk", flat=True):
+        if Report.objects.filter(pk=report_id, status=ReportStatus.PROCESSING).update(
+            status=ReportStatus.PENDING,
+            status_message="Report in queue",
+            status_updated_at=timezone.now(),
+            heartbeat_at=None,
+        ):
+            enqueue_build(report_id)
+            requeued += 1
+    return f"{requeued} re-queued, {failed} failed"
+
+
+def delete_expired_reports() -> str:
+    """Scheduled: delete reports older than REPORT_RETENTION_DAYS (0 keeps them forever)."""
+    from .services import delete_files
+
+    days = settings.REPORT_RETENTION_DAYS
+    if days <= 0:
+        return "retention off"
+    expired = Report.objects.filter(created_at__lt=timezone.now() - timedelta(days=days))
+    with transaction.atomic():
+        files = [name for name in expired.values_list("file", flat=True) if name]
+        count, _ = expired.delete()
+        transaction.on_commit(lambda: delete_files(files))
+    return f"{count} deleted"

@@ -1,0 +1,106 @@
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from consumption.admin import CappedCountPaginator
+
+from . import services
+from .downloads import csv_response
+from .models import Report, ReportStatus
+
+OPERATOR_FAILED_MESSAGE = "Stopped by an operator."
+
+
+@admin.register(Report)
+class ReportAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "tenant",
+        "status",
+        "created_by",
+        "start",
+        "end",
+        "group_by",
+        "created_at",
+        "download",
+    ]
+    list_filter = ["status", "tenant", "type", "group_by"]
+    list_select_related = ["tenant"]
+    search_fields = ["name", "created_by"]
+    ordering = ["-created_at"]
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+    raw_id_fields = ["created_by_user", "created_by_service_account"]
+    readonly_fields = [
+        "id",
+        "project_ids",
+        "created_at",
+        "status_updated_at",
+        "heartbeat_at",
+        "build_attempts",
+        "row_count",
+        "file_size",
+        "file",
+        "download",
+    ]
+    actions = ["requeue", "mark_failed"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Reports are made through the pages, the API or `create_report`, which apply the
+        # creator's permissions; the admin only looks after them.
+        return False
+
+    def get_urls(self):
+        return [
+            path(
+                "<uuid:report_id>/download/",
+                self.admin_site.admin_view(self.download_view),
+                name="reports_report_download",
+            ),
+            *super().get_urls(),
+        ]
+
+    def download_view(self, request: HttpRequest, report_id):
+        if not self.has_view_permission(request):
+            raise Http404
+        report = get_object_or_404(Report, pk=report_id, status=ReportStatus.READY)
+        return csv_response(report)
+
+    @admin.display(description="CSV")
+    def download(self, report: Report) -> str:
+        if not report.is_ready:
+            return "–"
+        url = reverse("admin:reports_report_download", args=[report.pk])
+        return format_html('<a href="{}">Download</a>', url)
+
+    @admin.action(description="Re-queue the selected reports")
+    def requeue(self, request: HttpRequest, queryset: QuerySet[Report]) -> None:
+        count = services.requeue(queryset)
+        self.message_user(request, f"{count} report(s) put back in the queue.", messages.SUCCESS)
+
+    @admin.action(description="Mark the selected reports as failed")
+    def mark_failed(self, request: HttpRequest, queryset: QuerySet[Report]) -> None:
+        count = queryset.exclude(status=ReportStatus.READY).update(
+            status=ReportStatus.FAILED,
+            status_message=OPERATOR_FAILED_MESSAGE,
+            status_updated_at=timezone.now(),
+            heartbeat_at=None,
+        )
+        self.message_user(request, f"{count} report(s) marked as failed (Ready ones are kept).")
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Report]) -> None:
+        # The operator's bulk delete removes the files too.
+        files = [name for name in queryset.values_list("file", flat=True) if name]
+        super().delete_queryset(request, queryset)
+        transaction.on_commit(lambda: services.delete_files(files))
+
+    def delete_model(self, request: HttpRequest, obj: Report) -> None:
+        name = obj.file.name if obj.file else None
+        super().delete_model(request, obj)
+        if name:
+            transaction.on_commit(lambda: services.delete_files([name]))

@@ -1,0 +1,96 @@
+"""The operators' admin for reports (spec 4.5)."""
+
+import pytest
+from django.urls import reverse
+
+from reports.admin import OPERATOR_FAILED_MESSAGE
+from reports.models import Report, ReportStatus
+from reports.services import create_report
+from reports.tasks import build_report
+from tests.reports.conftest import MARCH
+
+
+@pytest.fixture(autouse=True)
+def no_queue(monkeypatch):
+    queued = []
+    monkeypatch.setattr("reports.services.enqueue_build", queued.append)
+    return queued
+
+
+@pytest.fixture
+def ready(viewer, usage):
+    report = create_report(viewer, name="Ready one", start=MARCH[0], end=MARCH[1])
+    build_report(str(report.pk))
+    report.refresh_from_db()
+    return report
+
+
+@pytest.fixture
+def pending(researcher, usage):
+    return create_report(researcher, name="Pending one", start=MARCH[0], end=MARCH[1])
+
+
+CHANGELIST = "admin:reports_report_changelist"
+
+
+@pytest.mark.django_db
+class TestReportAdmin:
+    def test_the_list_shows_every_tenants_reports(self, admin_client, ready, pending):
+        response = admin_client.get(reverse(CHANGELIST))
+        assert set(response.context["cl"].result_list) == {ready, pending}
+        html = response.content.decode()
+        assert reverse("admin:reports_report_download", args=[ready.pk]) in html
+
+    def test_filters_by_status(self, admin_client, ready, pending):
+        response = admin_client.get(reverse(CHANGELIST), {"status__exact": "Ready"})
+        assert list(response.context["cl"].result_list) == [ready]
+
+    def test_search_by_creator(self, admin_client, ready, pending):
+        response = admin_client.get(reverse(CHANGELIST), {"q": "bob@acme"})
+        assert list(response.context["cl"].result_list) == [pending]
+
+    def test_download(self, admin_client, ready):
+        response = admin_client.get(reverse("admin:reports_report_download", args=[ready.pk]))
+        assert response["Content-Disposition"] == 'attachment; filename="ready-one.csv"'
+        assert response["Content-Type"] == "text/csv; charset=utf-8"
+        assert b"".join(response.streaming_content).startswith(b"Cluster,Department,Project,")
+
+    def test_a_report_that_is_not_ready_has_nothing_to_download(self, admin_client, pending):
+        url = reverse("admin:reports_report_download", args=[pending.pk])
+        assert admin_client.get(url).status_code == 404
+
+    def test_requeue(self, admin_client, ready, no_queue, django_capture_on_commit_callbacks):
+        with django_capture_on_commit_callbacks(execute=True):
+            admin_client.post(
+                reverse(CHANGELIST), {"action": "requeue", "_selected_action": [ready.pk]}
+            )
+        ready.refresh_from_db()
+        assert (ready.status, ready.status_message) == (ReportStatus.PENDING, "Report in queue")
+        assert no_queue[-1] == ready.pk
+
+    def test_mark_failed_keeps_ready_reports(self, admin_client, ready, pending):
+        admin_client.post(
+            reverse(CHANGELIST),
+            {"action": "mark_failed", "_selected_action": [ready.pk, pending.pk]},
+        )
+        pending.refresh_from_db()
+        ready.refresh_from_db()
+        assert (pending.status, pending.status_message) == (
+            ReportStatus.FAILED,
+            OPERATOR_FAILED_MESSAGE,
+        )
+        assert ready.status == ReportStatus.READY
+
+    def test_deleting_removes_the_file(
+        self, admin_client, ready, media, django_capture_on_commit_callbacks
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            admin_client.post(
+                reverse(CHANGELIST),
+                {"action": "delete_selected", "_selected_action": [ready.pk], "post": "yes"},
+            )
+        assert not Report.objects.exists()
+        assert list((media / "reports").iterdir()) == []
+
+    def test_operators_cannot_add_reports_here(self, admin_client):
+        assert admin_client.get(reverse("admin:reports_report_add")).status_code == 403

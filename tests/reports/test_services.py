@@ -123,7 +123,7 @@ class TestCreate:
         assert Report.objects.filter(name="March").count() == 2
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_simultaneous_creations_of_one_name_make_one_report(tenant, org, monkeypatch):
     monkeypatch.setattr("reports.services.enqueue_build", lambda report_id: None)
     users = [UserFactory(tenant=tenant), UserFactory(tenant=tenant)]

@@ -1,0 +1,97 @@
+"""`manage.py create_report`: the same path and rules as the pages and the API."""
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from reports.models import Report
+from reports.tasks import build_report
+from tests.factories import ServiceAccountFactory, grant
+
+
+@pytest.fixture
+def worker(monkeypatch):
+    """Builds each queued report at once, as a worker would after the commit."""
+    monkeypatch.setattr("reports.services.enqueue_build", lambda pk: build_report(str(pk)))
+
+
+def create(*args) -> str:
+    out = io.StringIO()
+    call_command("create_report", *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+ARGS = ["--tenant", "acme", "--name", "March", "--start", "2026-03-01", "--end", "2026-04-01"]
+
+
+# Committed for real: the build is queued when the report's transaction commits.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+class TestCreateReportCommand:
+    def test_it_creates_waits_and_writes_the_csv(self, viewer, usage, worker, tmp_path):
+        output = tmp_path / "march.csv"
+        out = create(*ARGS, "--as", viewer.email, "--group-by", "Cluster", "--output", str(output))
+        report = Report.objects.get()
+        assert f"Created report {report.pk} (March): Pending." in out
+        assert "Ready: 2 row(s)" in out
+        assert output.read_text().splitlines() == [
+            "Cluster,GPU allocation hours,GPU Idle hours,CPU cores allocation hours,"
+            "CPU cores usage hours,CPU Memory bytes allocation hours,CPU Memory bytes usage hours",
+            "east,7.0000,0.0000,2.0000,0.0000,3600,0",
+            "west,8.0000,0.0000,0.0000,0.0000,0,0",
+        ]
+
+    def test_without_wait_it_leaves_the_report_pending(self, viewer, usage, monkeypatch):
+        monkeypatch.setattr("reports.services.enqueue_build", lambda pk: None)
+        assert "Pending" in create(*ARGS, "--as", viewer.email)
+        assert Report.objects.get().status == "Pending"
+
+    def test_as_a_service_account(self, tenant, usage, worker):
+        robot = ServiceAccountFactory(tenant=tenant, name="ci-bot")
+        grant(robot, "L1 researcher", usage["nlp"])
+        create(*ARGS, "--as", "sa:ci-bot", "--wait")
+        report = Report.objects.get()
+        assert (report.created_by, report.row_count) == ("sa:ci-bot", 1)
+
+    def test_filters(self, viewer, usage, worker):
+        create(*ARGS, "--as", viewer.email, "--filter", "projectName==llm", "--wait")
+        assert Report.objects.get().row_count == 1
+
+    @pytest.mark.parametrize(
+        "extra, message",
+        [
+            (
+                ["--as", "nobody@acme.example"],
+                "User 'nobody@acme.example' not found in tenant acme.",
+            ),
+            (["--as", "charlie@globex.example"], "not found in tenant acme"),
+            (["--as", "sa:ghost"], "Service account 'ghost' not found in tenant acme."),
+            (["--as", "bob@acme.example"], "at least one project"),
+        ],
+    )
+    def test_subjects_that_cannot_create(self, viewer, bob, charlie, usage, extra, message):
+        with pytest.raises(CommandError, match=message):
+            create(*ARGS, *extra)
+        assert not Report.objects.exists()
+
+    def test_bad_dates_are_named(self, viewer, usage):
+        with pytest.raises(CommandError, match="--start: 'March' is not an ISO 8601 date"):
+            create(*ARGS[:-4], "--start", "March", "--end", "2026-04-01", "--as", viewer.email)
+        with pytest.raises(CommandError, match="--end: '2026-04-01T00:00' has no time zone"):
+            create(*ARGS[:-2], "--end", "2026-04-01T00:00", "--as", viewer.email)
+
+    def test_rule_violations_name_the_field(self, viewer, usage):
+        with pytest.raises(CommandError, match="end: The end must be after the start."):
+            create(*ARGS[:-2], "--end", "2026-03-01", "--as", viewer.email)
+        with pytest.raises(CommandError, match="filter-by: Invalid filter 'x'"):
+            create(*ARGS, "--as", viewer.email, "--filter", "x")
+
+    def test_a_duplicate_name(self, viewer, usage, worker):
+        create(*ARGS, "--as", viewer.email)
+        with pytest.raises(CommandError, match="name: A report named 'March' already exists."):
+            create(*ARGS, "--as", viewer.email)
+
+    def test_waiting_without_a_worker_times_out_with_advice(self, viewer, usage, monkeypatch):
+        monkeypatch.setattr("reports.services.enqueue_build", lambda pk: None)
+        with pytest.raises(CommandError, match="Is a worker .* running"):
+            create(*ARGS, "--as", viewer.email, "--wait", "--timeout", "0")

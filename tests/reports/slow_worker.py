@@ -1,0 +1,25 @@
+"""A real qcluster whose report builds first pause for SLOW_BUILD_SECONDS, so that a test can
+kill the worker in the middle of a build. Run as a script, with the test's database settings."""
+
+import os
+import time
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "reports_site.settings")
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+
+import reports.tasks  # noqa: E402
+
+real_build = reports.tasks._build
+
+
+def slow_build(report):
+    time.sleep(float(os.environ.get("SLOW_BUILD_SECONDS", "60")))
+    return real_build(report)
+
+
+reports.tasks._build = slow_build  # the workers are forked, and keep this
+call_command("qcluster")

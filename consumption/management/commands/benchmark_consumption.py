@@ -1,26 +1,16 @@
 """`manage.py benchmark_consumption --samples N`: time the import and the aggregation at scale."""
 
-import itertools
-import math
-import resource
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
 from consumption.aggregation import Segment, consumption_rows, raw_sample_sums
-from consumption.synthetic import synthetic_placements, usage_rows, write_csv
+from consumption.benchmarking import END, load_scratch_usage
 from reports_site.tenancy.models import Project, Tenant
-
-END = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 class Command(BaseCommand):
@@ -64,36 +54,16 @@ class Command(BaseCommand):
                 self.stdout.write(f"removed the scratch data in {elapsed:.1f} s")
 
     def _import(self, tenant: Tenant, samples: int, days: int, projects: int) -> None:
-        placements = synthetic_placements(clusters=2, departments=5, projects=projects)
-        hours = days * 24
-        workloads = math.ceil(samples / hours)
-        start = END - timedelta(days=days)
-        rows = usage_rows(placements, workloads=workloads, start=start, hours=hours, busy=1.0)
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "usage.csv"
-            started = time.perf_counter()
-            with path.open("w", encoding="utf-8", newline="") as file:
-                written = write_csv(itertools.islice(rows, samples), file)
-            self.stdout.write(
-                f"generated {written:,} samples ({path.stat().st_size / 1e6:,.0f} MB of CSV) "
-                f"in {time.perf_counter() - started:.1f} s"
-            )
-            # The real command, in its own process, so that its peak memory is its own.
-            started = time.perf_counter()
-            process = subprocess.run(
-                [sys.executable, "manage.py", "import_usage", str(path), "--tenant", tenant.slug],
-                cwd=settings.BASE_DIR,
-                capture_output=True,
-                text=True,
-            )
-            elapsed = time.perf_counter() - started
-        if process.returncode:
-            raise CommandError(f"import_usage failed: {process.stderr.strip()}")
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        self.stdout.write(f"import: {process.stdout.strip()}")
+        loaded = load_scratch_usage(tenant, samples, days, projects)
         self.stdout.write(
-            f"import: {written / elapsed:,.0f} samples/s ({elapsed:.1f} s), "
-            f"peak memory of the importing process {peak_mb:,.0f} MB"
+            f"generated {loaded.samples:,} samples ({loaded.csv_megabytes:,.0f} MB of CSV) "
+            f"in {loaded.generated_seconds:.1f} s"
+        )
+        self.stdout.write(f"import: {loaded.import_output}")
+        self.stdout.write(
+            f"import: {loaded.samples / loaded.import_seconds:,.0f} samples/s "
+            f"({loaded.import_seconds:.1f} s), peak memory of the importing process "
+            f"{loaded.import_peak_megabytes:,.0f} MB"
         )
 
     def _aggregate(self, tenant: Tenant, repeat: int) -> None:

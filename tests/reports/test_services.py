@@ -192,3 +192,40 @@ class TestVisibilityAndDeletion:
         grant(dept_admin, "Department administrator", org["research"])
         assert not Report.objects.deletable_by(dept_admin).exists()
         assert not Report.objects.visible_to(dept_admin).exists()
+
+
+ROLES = {
+    # role: (sees the tenant's reports, deletes the tenant's reports) when held at tenant scope
+    "System administrator": (True, True),
+    "Department administrator": (True, True),
+    "Editor": (True, False),
+    "Research manager": (True, False),
+    "L1 researcher": (True, False),
+    "ML engineer": (True, False),
+    "Viewer": (True, False),
+}
+
+
+@pytest.mark.django_db
+class TestEachRole:
+    @pytest.fixture
+    def others(self, researcher, usage):
+        return create_report(researcher, name="Bob's", start=MARCH[0], end=MARCH[1])
+
+    @pytest.mark.parametrize("role", ROLES)
+    def test_at_tenant_scope(self, role, tenant, others, usage):
+        subject = UserFactory(tenant=tenant)
+        grant(subject, role, tenant)
+        own = create_report(subject, name="Own", start=MARCH[0], end=MARCH[1])
+        sees_all, deletes_all = ROLES[role]
+        assert set(Report.objects.visible_to(subject)) == ({own, others} if sees_all else {own})
+        expected = {own, others} if deletes_all else {own}
+        assert set(Report.objects.deletable_by(subject)) == expected
+
+    @pytest.mark.parametrize("role", ROLES)
+    def test_at_project_scope_only_their_own(self, role, tenant, others, usage):
+        subject = UserFactory(tenant=tenant)
+        grant(subject, role, usage["nlp"])
+        own = create_report(subject, name="Own", start=MARCH[0], end=MARCH[1])
+        assert set(Report.objects.visible_to(subject)) == {own}
+        assert set(Report.objects.deletable_by(subject)) == {own}

@@ -29,22 +29,19 @@ class ReportQuerySet(models.QuerySet):
     def visible_to(self, subject) -> ReportQuerySet:
         """Reports the subject may see: its own, or all of its tenant's when it holds
         project:read at tenant scope (spec 2.3)."""
-        tenant_id = permissions.subject_tenant_id(subject)
-        if tenant_id is None:
-            return self.none()
-        reports = self.filter(tenant_id=tenant_id)
-        if permissions.holds_at_tenant_scope(subject, "project", "read"):
-            return reports
-        return reports.filter(_created_by(subject))
+        return self._own_or_tenant_wide(subject, "read")
 
     def deletable_by(self, subject) -> ReportQuerySet:
         """Reports the subject may delete: its own, or all of its tenant's when it holds
         project:delete at tenant scope."""
+        return self._own_or_tenant_wide(subject, "delete")
+
+    def _own_or_tenant_wide(self, subject, action: str) -> ReportQuerySet:
         tenant_id = permissions.subject_tenant_id(subject)
         if tenant_id is None:
             return self.none()
         reports = self.filter(tenant_id=tenant_id)
-        if permissions.holds_at_tenant_scope(subject, "project", "delete"):
+        if permissions.holds_at_tenant_scope(subject, "project", action):
             return reports
         return reports.filter(_created_by(subject))
 

@@ -7,7 +7,7 @@ from .models import Report
 
 
 class ReportTable(tables.Table):
-    name = tables.Column(verbose_name="Report")
+    name = tables.Column(verbose_name="Report", linkify=("reports:report_detail", [tables.A("pk")]))
     description = tables.Column()
     status = tables.TemplateColumn(
         template_name="reports/_status_badge.html", order_by=("status", "-created_at")

@@ -1,13 +1,19 @@
+import csv
+import itertools
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
 from django_tables2 import RequestConfig
 
+from .downloads import csv_response
 from .filtersets import ReportFilterSet
-from .models import Report
+from .models import Report, ReportStatus
 from .tables import ReportTable
 
 PAGE_SIZES = (10, 25, 50, 100)
+PREVIEW_ROWS = 10
 
 
 @login_required
@@ -31,3 +37,33 @@ def _page_size(request: HttpRequest) -> int:
     except ValueError:
         return 25
     return size if size in PAGE_SIZES else 25
+
+
+@login_required
+@require_GET
+def report_detail(request: HttpRequest, report_id) -> HttpResponse:
+    """A report's fields and status, and when it is Ready the first rows of its CSV."""
+    report = _get_report_for_user(request, report_id)
+    preview = _preview(report) if report.status == ReportStatus.READY else None
+    return render(request, "reports/report_detail.html", {"report": report, "preview": preview})
+
+
+@login_required
+@require_GET
+def report_download(request: HttpRequest, report_id) -> HttpResponse:
+    """The CSV of a Ready report, as `<slugified name>.csv`."""
+    report = _get_report_for_user(request, report_id)
+    if report.status != ReportStatus.READY:
+        return render(request, "reports/report_not_ready.html", {"report": report}, status=409)
+    return csv_response(report)
+
+
+def _get_report_for_user(request: HttpRequest, report_id) -> Report:
+    # Another tenant's report, or one the user may not see, is simply not found.
+    return get_object_or_404(Report.objects.visible_to(request.user), pk=report_id)
+
+
+def _preview(report: Report) -> list[list[str]]:
+    with report.file.open("rb") as file:
+        lines = (line.decode("utf-8") for line in file)
+        return list(itertools.islice(csv.reader(lines), PREVIEW_ROWS + 1))

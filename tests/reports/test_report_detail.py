@@ -1,0 +1,85 @@
+"""A report's page and its download (spec 4.3, 4.4)."""
+
+import pytest
+from django.urls import reverse
+
+from reports.services import create_report
+from reports.tasks import build_report
+from tests.factories import grant
+from tests.reports.conftest import MARCH
+
+
+@pytest.fixture(autouse=True)
+def no_queue(monkeypatch):
+    monkeypatch.setattr("reports.services.enqueue_build", lambda report_id: None)
+
+
+@pytest.fixture
+def ready(viewer, usage):
+    report = create_report(viewer, name="March: GPUs", start=MARCH[0], end=MARCH[1])
+    build_report(str(report.pk))
+    report.refresh_from_db()
+    return report
+
+
+@pytest.fixture
+def pending(viewer, usage):
+    return create_report(viewer, name="Later", start=MARCH[0], end=MARCH[1])
+
+
+@pytest.mark.django_db
+class TestReportDetail:
+    def test_it_shows_the_fields_and_the_first_rows(self, client, viewer, ready):
+        client.force_login(viewer)
+        html = client.get(reverse("reports:report_detail", args=[ready.pk])).content.decode()
+        assert "<h1>March: GPUs</h1>" in html
+        assert '<th scope="col">GPU allocation hours</th>' in html
+        assert "<td>vision</td>" in html
+        assert reverse("reports:report_download", args=[ready.pk]) in html
+
+    def test_a_pending_report_has_no_preview_or_download(self, client, viewer, pending):
+        client.force_login(viewer)
+        html = client.get(reverse("reports:report_detail", args=[pending.pk])).content.decode()
+        assert "Pending" in html
+        assert "Download CSV" not in html
+
+    def test_another_tenants_report_is_not_found(self, client, charlie, ready):
+        grant(charlie, "System administrator", charlie.tenant)
+        client.force_login(charlie)
+        assert client.get(reverse("reports:report_detail", args=[ready.pk])).status_code == 404
+        assert client.get(reverse("reports:report_download", args=[ready.pk])).status_code == 404
+
+    def test_a_report_the_user_may_not_see_is_not_found(self, client, researcher, ready):
+        client.force_login(researcher)
+        assert client.get(reverse("reports:report_detail", args=[ready.pk])).status_code == 404
+
+    def test_the_page_is_in_the_table(self, client, viewer, ready):
+        client.force_login(viewer)
+        html = client.get(reverse("reports:report_list")).content.decode()
+        assert reverse("reports:report_detail", args=[ready.pk]) in html
+
+    def test_no_get_changes_anything_and_post_is_refused(self, client, viewer, ready):
+        client.force_login(viewer)
+        url = reverse("reports:report_detail", args=[ready.pk])
+        assert client.post(url).status_code == 405
+
+
+@pytest.mark.django_db
+class TestReportDownload:
+    def test_it_downloads_the_csv_under_the_slugified_name(self, client, viewer, ready):
+        client.force_login(viewer)
+        response = client.get(reverse("reports:report_download", args=[ready.pk]))
+        assert response.status_code == 200
+        assert response["Content-Disposition"] == 'attachment; filename="march-gpus.csv"'
+        body = b"".join(response.streaming_content).decode()
+        assert body.startswith("Cluster,Department,Project,GPU allocation hours,")
+
+    def test_a_report_that_is_not_ready_answers_409_with_a_message(self, client, viewer, pending):
+        client.force_login(viewer)
+        response = client.get(reverse("reports:report_download", args=[pending.pk]))
+        assert response.status_code == 409
+        assert "can be downloaded once it is Ready" in response.content.decode()
+
+    def test_login_is_required(self, client, ready):
+        response = client.get(reverse("reports:report_download", args=[ready.pk]))
+        assert response.status_code == 302

@@ -1,14 +1,20 @@
 import csv
 import itertools
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
 from django_tables2 import RequestConfig
 
+from reports_site.tenancy import permissions
+
+from . import services
 from .downloads import csv_response
 from .filtersets import ReportFilterSet
+from .forms import ReportForm
 from .models import Report, ReportStatus
 from .tables import ReportTable
 
@@ -37,6 +43,25 @@ def _page_size(request: HttpRequest) -> int:
     except ValueError:
         return 25
     return size if size in PAGE_SIZES else 25
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def report_create(request: HttpRequest) -> HttpResponse:
+    """+ New report: the form, and on a valid POST the report, Pending, in the table."""
+    if not permissions.readable_projects(request.user).exists():
+        raise PermissionDenied("You need read access to at least one project to create a report.")
+    form = ReportForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            report = services.create_report(request.user, **form.report_fields())
+        except ValidationError as invalid:
+            form.add_service_errors(invalid.message_dict)
+        else:
+            messages.success(request, f"Report {report.name!r} is in the queue.")
+            return redirect("reports:report_list")
+    status = 400 if form.errors else 200
+    return render(request, "reports/report_form.html", {"form": form}, status=status)
 
 
 @login_required

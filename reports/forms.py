@@ -1,0 +1,69 @@
+"""The new-report form (spec 4.4): whole UTC days, the end date included."""
+
+from datetime import UTC, datetime, timedelta
+
+from django import forms
+
+from consumption.aggregation import Segment
+from reports_site.tenancy import permissions
+
+# The service's field names, and the form fields that show their errors.
+FORM_FIELD_OF = {
+    "name": "name",
+    "description": "description",
+    "start": "start_date",
+    "end": "end_date",
+    "group_by": "group_by",
+    "filter_by": "projects",
+}
+
+
+class ReportForm(forms.Form):
+    name = forms.CharField(max_length=250, strip=True)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    start_date = forms.DateField(
+        label="Start date", widget=forms.DateInput(attrs={"type": "date"}), help_text="UTC"
+    )
+    end_date = forms.DateField(
+        label="End date",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="UTC, included",
+    )
+    group_by = forms.ChoiceField(
+        label="Segment by", choices=[(s, s) for s in Segment.CHOICES], initial=Segment.PROJECT
+    )
+    projects = forms.MultipleChoiceField(
+        label="Projects", required=False, widget=forms.SelectMultiple(attrs={"size": 6})
+    )
+    departments = forms.MultipleChoiceField(
+        label="Departments", required=False, widget=forms.SelectMultiple(attrs={"size": 4})
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only names the user may read are offered.
+        readable = permissions.readable_projects(user)
+        project_names = sorted(set(readable.values_list("name", flat=True)))
+        department_names = sorted(set(readable.values_list("department__name", flat=True)))
+        self.fields["projects"].choices = [(name, name) for name in project_names]
+        self.fields["departments"].choices = [(name, name) for name in department_names]
+
+    def report_fields(self) -> dict:
+        """The service's arguments for the cleaned form."""
+        data = self.cleaned_data
+        start = datetime.combine(data["start_date"], datetime.min.time(), tzinfo=UTC)
+        end = datetime.combine(data["end_date"], datetime.min.time(), tzinfo=UTC)
+        return {
+            "name": data["name"],
+            "description": data["description"],
+            "start": start,
+            "end": end + timedelta(days=1),  # the end date is included
+            "group_by": data["group_by"],
+            "filter_by": [f"projectName=={name}" for name in data["projects"]]
+            + [f"departmentName=={name}" for name in data["departments"]],
+        }
+
+    def add_service_errors(self, message_dict: dict) -> None:
+        for field, messages in message_dict.items():
+            for message in messages:
+                self.add_error(FORM_FIELD_OF.get(field), message)

@@ -1,0 +1,98 @@
+"""+ New report (spec 4.1, 4.4): rules shown beside their fields, input kept, only readable names
+offered, and the report Pending in the table right after."""
+
+from datetime import UTC, datetime
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from reports.models import Report, ReportStatus
+from tests.factories import TEST_PASSWORD
+
+URL = reverse("reports:report_create")
+
+
+@pytest.fixture(autouse=True)
+def no_queue(monkeypatch):
+    monkeypatch.setattr("reports.services.enqueue_build", lambda report_id: None)
+
+
+def form_data(**overrides):
+    data = {
+        "name": "March",
+        "description": "",
+        "start_date": "2026-03-01",
+        "end_date": "2026-03-31",
+        "group_by": "Project",
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.mark.django_db
+class TestReportCreate:
+    def test_it_creates_a_pending_report_and_shows_it_in_the_table(self, client, viewer, usage):
+        client.force_login(viewer)
+        response = client.post(URL, form_data(projects=["vision"]), follow=True)
+        report = Report.objects.get()
+        assert response.redirect_chain[-1][0] == reverse("reports:report_list")
+        assert (report.status, report.name, report.filter_by) == (
+            ReportStatus.PENDING,
+            "March",
+            ["projectName==vision"],
+        )
+        # Whole UTC days, the end date included.
+        assert report.start == datetime(2026, 3, 1, tzinfo=UTC)
+        assert report.end == datetime(2026, 4, 1, tzinfo=UTC)
+        html = response.content.decode()
+        assert "Report &#x27;March&#x27; is in the queue." in html
+        assert ">Pending</span>" in html
+
+    def test_errors_show_beside_their_fields_and_input_is_kept(self, client, viewer, usage):
+        client.force_login(viewer)
+        response = client.post(
+            URL, form_data(name="Kept name", start_date="2026-03-31", end_date="2026-03-01")
+        )
+        assert response.status_code == 400
+        assert response.context["form"].errors == {"end_date": ["The end must be after the start."]}
+        html = response.content.decode()
+        assert 'value="Kept name"' in html
+        assert not Report.objects.exists()
+
+    def test_a_duplicate_name_is_shown_on_the_name(self, client, viewer, usage):
+        client.force_login(viewer)
+        client.post(URL, form_data())
+        response = client.post(URL, form_data(name="MARCH"))
+        assert response.context["form"].errors == {
+            "name": ["A report named 'MARCH' already exists."]
+        }
+
+    def test_a_missing_name_and_dates(self, client, viewer, usage):
+        client.force_login(viewer)
+        response = client.post(URL, form_data(name="", start_date="", end_date="not a date"))
+        errors = response.context["form"].errors
+        assert set(errors) == {"name", "start_date", "end_date"}
+
+    def test_only_readable_names_are_offered(self, client, researcher, usage):
+        client.force_login(researcher)
+        form = client.get(URL).context["form"]
+        assert form.fields["projects"].choices == [("vision", "vision")]
+        assert form.fields["departments"].choices == [("research", "research")]
+        response = client.post(URL, form_data(projects=["llm"]))
+        assert "Select a valid choice" in response.context["form"].errors["projects"][0]
+
+    def test_a_user_without_a_project_is_forbidden(self, client, bob, usage):
+        client.force_login(bob)
+        assert client.get(URL).status_code == 403
+        assert client.post(URL, form_data()).status_code == 403
+        assert not Report.objects.exists()
+
+    def test_csrf_is_required(self, viewer, usage):
+        client = Client(enforce_csrf_checks=True)
+        client.login(username=viewer.email, password=TEST_PASSWORD)
+        assert client.post(URL, form_data()).status_code == 403
+        assert not Report.objects.exists()
+
+    def test_login_is_required(self, client):
+        assert client.get(URL).status_code == 302

@@ -94,11 +94,7 @@ class UsageSampleAdmin(admin.ModelAdmin):
 
 def _refresh_around(touched: list[tuple[int, int]]) -> None:
     """Refresh the rollups of the days these (project, start) pairs can reach."""
-    days: dict[int, list[int]] = {}
-    for project_id, start_epoch in touched:
-        days.setdefault(project_id, []).append(start_epoch // DAY_SECONDS)
-    for project_id, project_days in days.items():
-        rollups.refresh([project_id], min(project_days), max(project_days) + 1)
+    rollups.refresh_around((project_id, start // DAY_SECONDS) for project_id, start in touched)
 
 
 @admin.register(UsageRollup)

@@ -230,17 +230,7 @@ class _Writer:
         """Let others use the connection."""
 
     def refresh_rollups(self) -> None:
-        # A replaced sample may have run into the day after its start, so that day is refreshed
-        # too. Projects touched over the same days are refreshed together.
-        days: dict[int, tuple[int, int]] = {}
-        for project_id, day in self.touched:
-            first, last = days.get(project_id, (day, day))
-            days[project_id] = (min(first, day), max(last, day))
-        by_range: dict[tuple[int, int], list[int]] = {}
-        for project_id, (first, last) in days.items():
-            by_range.setdefault((first, last + 1), []).append(project_id)
-        for (first, last), project_ids in by_range.items():
-            rollups.refresh(project_ids, first, last)
+        rollups.refresh_around(self.touched)
 
 
 class _CopyWriter(_Writer):

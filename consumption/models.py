@@ -96,10 +96,6 @@ class UsageSample(models.Model):
         return datetime.fromtimestamp(self.start_epoch, tz=UTC)
 
     @property
-    def end_epoch(self) -> int:
-        return self.start_epoch + self.duration_seconds
-
-    @property
     def gpu_allocated(self) -> Decimal:
         return Decimal(self.gpu_allocated_micro) / MICRO
 

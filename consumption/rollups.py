@@ -33,6 +33,21 @@ _AMOUNTS = (
 _CHUNK = 500
 
 
+def refresh_around(touched: Iterable[tuple[int, int]]) -> None:
+    """Recompute the rollups of the days that samples starting on these (project id, day) pairs
+    can reach: from each project's first such day to the day after its last (a sample, or the
+    one it replaced, may run past midnight). Projects over the same days go together."""
+    days: dict[int, tuple[int, int]] = {}
+    for project_id, day in touched:
+        first, last = days.get(project_id, (day, day))
+        days[project_id] = (min(first, day), max(last, day))
+    by_range: dict[tuple[int, int], list[int]] = {}
+    for project_id, (first, last) in days.items():
+        by_range.setdefault((first, last + 1), []).append(project_id)
+    for (first, last), project_ids in by_range.items():
+        refresh(project_ids, first, last)
+
+
 def refresh(project_ids: Iterable[int], first_day: int, last_day: int) -> None:
     """Recompute the rollups of these projects for UTC days first_day..last_day (inclusive,
     counted from 1970-01-01) from their raw samples. Call it inside the transaction that wrote
@@ -79,14 +94,3 @@ def _insert(project_ids: list[int], first_day: int, last_day: int) -> None:
     params = [*project_ids, *window_params, *project_ids, *window_params, first_day, last_day]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-
-
-def rebuild_all() -> None:
-    """Recompute every rollup from the samples (an operator's repair tool)."""
-    bounds = UsageSample.objects.values_list("start_epoch", flat=True)
-    first, last = bounds.order_by("start_epoch").first(), bounds.order_by("-start_epoch").first()
-    UsageRollup.objects.all().delete()
-    if first is None:
-        return
-    project_ids = UsageSample.objects.values_list("project_id", flat=True).distinct()
-    refresh(list(project_ids), first // DAY_SECONDS, last // DAY_SECONDS + 1)

@@ -48,5 +48,4 @@ def sample(
 def save_samples(*samples: UsageSample) -> None:
     """Store samples and refresh the rollups of the days they touch."""
     UsageSample.objects.bulk_create(samples)
-    days = [s.start_epoch // DAY_SECONDS for s in samples]
-    rollups.refresh({s.project_id for s in samples}, min(days), max(days) + 1)
+    rollups.refresh_around((s.project_id, s.start_epoch // DAY_SECONDS) for s in samples)

@@ -94,18 +94,16 @@ def _build(report: Report) -> tuple[str, int, int]:
 
 
 def _finish(report_id: str, status: str, message: str, **fields) -> bool:
-    """Set the outcome if the report is still ours (Processing); True if it was."""
-    with transaction.atomic():
-        return (
-            Report.objects.filter(pk=report_id, status=ReportStatus.PROCESSING).update(
-                status=status,
-                status_message=message,
-                status_updated_at=timezone.now(),
-                heartbeat_at=None,
-                **fields,
-            )
-            == 1
-        )
+    """Set the outcome if the report is still ours (Processing); True if it was. One
+    conditional UPDATE: a report deleted or re-queued meanwhile is left as it is."""
+    updated = Report.objects.filter(pk=report_id, status=ReportStatus.PROCESSING).update(
+        status=status,
+        status_message=message,
+        status_updated_at=timezone.now(),
+        heartbeat_at=None,
+        **fields,
+    )
+    return updated == 1
 
 
 class _Heartbeat:

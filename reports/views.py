@@ -15,7 +15,7 @@ from . import services
 from .downloads import csv_response
 from .filtersets import ReportFilterSet
 from .forms import ReportForm
-from .models import Report, ReportStatus
+from .models import Report
 from .tables import ReportTable
 
 PAGE_SIZES = (10, 25, 50, 100)
@@ -69,7 +69,7 @@ def report_create(request: HttpRequest) -> HttpResponse:
 def report_detail(request: HttpRequest, report_id) -> HttpResponse:
     """A report's fields and status, and when it is Ready the first rows of its CSV."""
     report = _get_report_for_user(request, report_id)
-    preview = _preview(report) if report.status == ReportStatus.READY else None
+    preview = _preview(report) if report.is_ready else None
     return render(request, "reports/report_detail.html", {"report": report, "preview": preview})
 
 
@@ -78,7 +78,7 @@ def report_detail(request: HttpRequest, report_id) -> HttpResponse:
 def report_download(request: HttpRequest, report_id) -> HttpResponse:
     """The CSV of a Ready report, as `<slugified name>.csv`."""
     report = _get_report_for_user(request, report_id)
-    if report.status != ReportStatus.READY:
+    if not report.is_ready:
         return render(request, "reports/report_not_ready.html", {"report": report}, status=409)
     return csv_response(report)
 

@@ -15,6 +15,15 @@ def media(settings, tmp_path):
 
 
 @pytest.fixture
+def no_queue(monkeypatch) -> list:
+    """Queued builds are recorded, not run: tests build by calling the task. (The queue itself
+    is tested with a real worker in test_worker.py.)"""
+    queued = []
+    monkeypatch.setattr("reports.services.enqueue_build", queued.append)
+    return queued
+
+
+@pytest.fixture
 def usage(org):
     """One hour of GPUs in each of acme's projects in March 2026."""
     save_samples(

@@ -9,12 +9,7 @@ from reports.services import create_report
 from reports.tasks import build_report
 from tests.reports.conftest import MARCH
 
-
-@pytest.fixture(autouse=True)
-def no_queue(monkeypatch):
-    queued = []
-    monkeypatch.setattr("reports.services.enqueue_build", queued.append)
-    return queued
+pytestmark = pytest.mark.usefixtures("no_queue")
 
 
 @pytest.fixture

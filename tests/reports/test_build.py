@@ -7,6 +7,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
+from reports import tasks
 from reports.models import Report, ReportStatus
 from reports.services import create_report
 from reports.tasks import (
@@ -23,12 +24,7 @@ HOURS = "GPU allocation hours,GPU Idle hours,CPU cores allocation hours,CPU core
 BYTES = "CPU Memory bytes allocation hours,CPU Memory bytes usage hours"
 
 
-@pytest.fixture(autouse=True)
-def no_queue(monkeypatch):
-    """Builds run by calling the task; the queue itself is tested with a real worker."""
-    queued = []
-    monkeypatch.setattr("reports.services.enqueue_build", queued.append)
-    return queued
+pytestmark = pytest.mark.usefixtures("no_queue")
 
 
 def new_report(subject, **fields) -> Report:
@@ -155,7 +151,7 @@ class TestLifecycle:
         self, viewer, usage, media, monkeypatch
     ):
         report = new_report(viewer)
-        real_write = __import__("reports.tasks", fromlist=["write_csv"]).write_csv
+        real_write = tasks.write_csv
 
         def write_then_delete(out, group_by, rows):
             Report.objects.filter(pk=report.pk).delete()  # someone deletes it meanwhile

@@ -13,9 +13,7 @@ from tests.factories import TEST_PASSWORD
 URL = reverse("reports:report_create")
 
 
-@pytest.fixture(autouse=True)
-def no_queue(monkeypatch):
-    monkeypatch.setattr("reports.services.enqueue_build", lambda report_id: None)
+pytestmark = pytest.mark.usefixtures("no_queue")
 
 
 def form_data(**overrides):

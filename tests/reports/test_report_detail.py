@@ -8,10 +8,7 @@ from reports.tasks import build_report
 from tests.factories import grant
 from tests.reports.conftest import MARCH
 
-
-@pytest.fixture(autouse=True)
-def no_queue(monkeypatch):
-    monkeypatch.setattr("reports.services.enqueue_build", lambda report_id: None)
+pytestmark = pytest.mark.usefixtures("no_queue")
 
 
 @pytest.fixture

@@ -13,9 +13,7 @@ from tests.reports.conftest import MARCH
 URL = reverse("reports:report_list")
 
 
-@pytest.fixture(autouse=True)
-def no_queue(monkeypatch):
-    monkeypatch.setattr("reports.services.enqueue_build", lambda report_id: None)
+pytestmark = pytest.mark.usefixtures("no_queue")
 
 
 @pytest.fixture

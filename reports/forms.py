@@ -42,9 +42,9 @@ class ReportForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         # Only names the user may read are offered.
-        readable = permissions.readable_projects(user)
-        project_names = sorted(set(readable.values_list("name", flat=True)))
-        department_names = sorted(set(readable.values_list("department__name", flat=True)))
+        names = list(permissions.readable_projects(user).values_list("name", "department__name"))
+        project_names = sorted({project for project, _ in names})
+        department_names = sorted({department for _, department in names})
         self.fields["projects"].choices = [(name, name) for name in project_names]
         self.fields["departments"].choices = [(name, name) for name in department_names]
 

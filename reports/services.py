@@ -38,8 +38,8 @@ def create_report(
     """Validate, save as Pending ("Report in queue") and queue the build once the transaction
     commits. Raises PermissionDenied for a subject that may read no project, ValidationError
     (by field) for bad input, DuplicateReportName for a name the tenant already uses."""
-    readable = permissions.readable_projects(subject)
-    if not readable.exists():
+    project_ids = sorted(permissions.readable_projects(subject).values_list("pk", flat=True))
+    if not project_ids:
         raise PermissionDenied("You need read access to at least one project to create a report.")
     tenant_id = permissions.subject_tenant_id(subject)
     fields = clean_report_fields(
@@ -55,7 +55,7 @@ def create_report(
     report = Report(
         tenant_id=tenant_id,
         created_by=_creator_label(subject),
-        project_ids=sorted(readable.values_list("pk", flat=True)),
+        project_ids=project_ids,
         **_creator_fields(subject),
         **fields,
     )

@@ -1,7 +1,11 @@
-"""A Ready report's CSV as an HTTP download: the one response the pages, the API and the admin
-send."""
+"""Ready reports as HTTP downloads: the responses the pages, the API and the admin send."""
+
+import shutil
+import tempfile
+import zipfile
 
 from django.http import FileResponse
+from django.utils import timezone
 from django.utils.text import slugify
 
 from .models import Report
@@ -13,10 +17,39 @@ def download_name(report: Report) -> str:
 
 def csv_response(report: Report) -> FileResponse:
     """The file of a Ready report (the caller checks that it is Ready and visible)."""
-    response = FileResponse(
+    return FileResponse(
         report.file.open("rb"),
         as_attachment=True,
         filename=download_name(report),
         content_type="text/csv; charset=utf-8",
     )
-    return response
+
+
+def zip_response(reports: list[Report]) -> FileResponse:
+    """Several Ready reports as one zip of their CSVs, each under its download name (made
+    unique with a number when two names slugify alike)."""
+    # FileResponse closes the file once it is sent.
+    archive = tempfile.TemporaryFile()  # noqa: SIM115
+    used = set()
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
+        for report in sorted(reports, key=lambda report: report.name.lower()):
+            name = _unique(download_name(report), used)
+            with report.file.open("rb") as source, zipped.open(name, "w") as target:
+                shutil.copyfileobj(source, target)
+    archive.seek(0)
+    return FileResponse(
+        archive,
+        as_attachment=True,
+        filename=f"reports-{timezone.now():%Y%m%d-%H%M%S}.zip",
+        content_type="application/zip",
+    )
+
+
+def _unique(name: str, used: set[str]) -> str:
+    stem, suffix = name.rsplit(".", 1)
+    candidate, number = name, 1
+    while candidate in used:
+        number += 1
+        candidate = f"{stem}-{number}.{suffix}"
+    used.add(candidate)
+    return candidate

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, time, timedelta
 
 from django.db import models
 from django.db.models import Q
@@ -73,10 +74,12 @@ class Report(models.Model):
         choices=[(choice, choice) for choice in Segment.CHOICES],
         default=Segment.PROJECT,
     )
-    filter_by = models.JSONField(default=list, blank=True, help_text='e.g. ["projectName==a"]')
+    filter_by = models.JSONField(
+        "filters", default=list, blank=True, help_text='e.g. ["projectName==a"]'
+    )
     # The creator: a user or a service account. The e-mail (or sa:NAME) is kept as well, so
     # that `createdBy` survives the creator's deletion.
-    created_by = models.CharField(max_length=254)
+    created_by = models.CharField("created by", max_length=254)
     created_by_user = models.ForeignKey(
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -85,17 +88,17 @@ class Report(models.Model):
     )
     # What the report may contain: the projects its creator could read at creation (spec 2.3).
     project_ids = models.JSONField(default=list, editable=False)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_at = models.DateTimeField("creation time", default=timezone.now, editable=False)
     status = models.CharField(
         max_length=20, choices=ReportStatus.choices, default=ReportStatus.PENDING
     )
-    status_updated_at = models.DateTimeField(default=timezone.now)
+    status_updated_at = models.DateTimeField("status updated", default=timezone.now)
     status_message = models.TextField(blank=True, default="Report in queue")
     # The build: its heartbeat while Processing, and what it produced.
     heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
     build_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
-    row_count = models.PositiveIntegerField(null=True, blank=True)
-    file_size = models.PositiveBigIntegerField(null=True, blank=True)
+    row_count = models.PositiveIntegerField("rows", null=True, blank=True)
+    file_size = models.PositiveBigIntegerField("size", null=True, blank=True)
     file = models.FileField(upload_to=report_file_name, blank=True, max_length=200)
 
     objects = ReportQuerySet.as_manager()
@@ -120,3 +123,36 @@ class Report(models.Model):
     @property
     def is_ready(self) -> bool:
         return self.status == ReportStatus.READY
+
+    @property
+    def is_settled(self) -> bool:
+        """Ready or Failed: the status will not change by itself any more."""
+        return self.status in (ReportStatus.READY, ReportStatus.FAILED)
+
+    @property
+    def period(self) -> str:
+        """The collection period as the form takes it: whole days with the last one included,
+        or exact times when the period does not fall on day boundaries."""
+        if _is_midnight(self.start) and _is_midnight(self.end):
+            return f"{self.start:%Y-%m-%d} – {self.end - timedelta(days=1):%Y-%m-%d}"
+        return f"{self.start:%Y-%m-%d %H:%M} – {self.end:%Y-%m-%d %H:%M} UTC"
+
+
+def _is_midnight(moment) -> bool:
+    return moment.astimezone(UTC).time() == time(0)
+
+
+class TableColumns(models.Model):
+    """The columns a user chose to see in one table; the table's defaults until they choose."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="table_columns")
+    table = models.CharField(max_length=100)
+    columns = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "table"], name="table_columns_once_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.table} for {self.user}"

@@ -1,39 +1,58 @@
 import csv
 import itertools
+import uuid
+from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_tables2 import RequestConfig
 
+from consumption.aggregation import SEGMENT_COLUMNS
 from reports_site.tenancy import permissions
 
 from . import services
-from .downloads import csv_response
+from .downloads import csv_response, zip_response
 from .filtersets import ReportFilterSet
 from .forms import ReportForm
-from .models import Report
-from .tables import ReportTable
+from .models import Report, TableColumns
+from .tables import ReportTable, save_columns
 
 PAGE_SIZES = (10, 25, 50, 100)
 PREVIEW_ROWS = 10
+CHART_SEGMENTS = 10
 
 
 @login_required
+@require_GET
 def report_list(request: HttpRequest) -> HttpResponse:
     """Analytics > Reports: the reports the user may see, filtered, searched, sorted, paged."""
     reports = Report.objects.visible_to(request.user)
     filterset = ReportFilterSet(request.GET, queryset=reports)
     table = ReportTable(filterset.qs)
+    table.configure(request)
     per_page = _page_size(request)
     RequestConfig(request, paginate={"per_page": per_page}).configure(table)
+    if table.paginator.count == 0 and not reports.exists():
+        table.empty_text = "No reports yet. Create one with + New report."
     return render(
         request,
         "reports/report_list.html",
-        {"filterset": filterset, "table": table, "page_sizes": PAGE_SIZES, "per_page": per_page},
+        {
+            "filterset": filterset,
+            "table": table,
+            "page_sizes": PAGE_SIZES,
+            "per_page": per_page,
+            "columns": ReportTable.optional_columns(),
+            "visible_columns": [column.name for column in table.columns],
+            "search_keep": filterset.query_without("q"),
+            "size_keep": filterset.query_without("per_page"),
+        },
     )
 
 
@@ -43,6 +62,28 @@ def _page_size(request: HttpRequest) -> int:
     except ValueError:
         return 25
     return size if size in PAGE_SIZES else 25
+
+
+@login_required
+@require_GET
+def report_row(request: HttpRequest, report_id) -> HttpResponse:
+    """One row of the table, as it is now: Pending and Processing rows ask for it until they
+    settle."""
+    report = _get_report_for_user(request, report_id)
+    table = ReportTable([report])
+    table.configure(request)
+    return render(request, "reports/_row.html", {"table": table, "row": table.rows[0]})
+
+
+@login_required
+@require_POST
+def report_columns(request: HttpRequest) -> HttpResponse:
+    """Remember which columns the user wants in the table (or forget, back to the defaults)."""
+    if "reset" in request.POST:
+        TableColumns.objects.filter(user=request.user, table=ReportTable.__name__).delete()
+    else:
+        save_columns(request.user, ReportTable, request.POST.getlist("columns"))
+    return _back_to_list(request)
 
 
 @login_required
@@ -67,10 +108,15 @@ def report_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def report_detail(request: HttpRequest, report_id) -> HttpResponse:
-    """A report's fields and status, and when it is Ready the first rows of its CSV."""
+    """A report's fields and status, and when it is Ready the first rows of its CSV and a chart
+    of its largest segments."""
     report = _get_report_for_user(request, report_id)
-    preview = _preview(report) if report.is_ready else None
-    return render(request, "reports/report_detail.html", {"report": report, "preview": preview})
+    context = {"report": report}
+    if report.is_ready:
+        rows = _read_csv(report)
+        context["preview"] = rows[: PREVIEW_ROWS + 1]
+        context["chart"] = _top_segments(report, rows)
+    return render(request, "reports/report_detail.html", context)
 
 
 @login_required
@@ -79,8 +125,51 @@ def report_download(request: HttpRequest, report_id) -> HttpResponse:
     """The CSV of a Ready report, as `<slugified name>.csv`."""
     report = _get_report_for_user(request, report_id)
     if not report.is_ready:
-        return render(request, "reports/report_not_ready.html", {"report": report}, status=409)
+        return _not_ready(request, [report])
     return csv_response(report)
+
+
+@login_required
+@require_POST
+def report_download_selected(request: HttpRequest) -> HttpResponse:
+    """The selected reports: one as its CSV, several as a zip of their CSVs."""
+    try:
+        reports = _get_selected_reports(request)
+    except BadSelection as bad:
+        return _back_with_error(request, bad)
+    not_ready = [report for report in reports if not report.is_ready]
+    if not_ready:
+        return _not_ready(request, not_ready)
+    if len(reports) == 1:
+        return csv_response(reports[0])
+    return zip_response(reports)
+
+
+@login_required
+@require_POST
+def report_delete(request: HttpRequest) -> HttpResponse:
+    """Delete the selected reports, once the user has confirmed in a dialog that names them."""
+    try:
+        reports = _get_selected_reports(request)
+    except BadSelection as bad:
+        return _back_with_error(request, bad)
+    deletable = set(
+        Report.objects.deletable_by(request.user)
+        .filter(pk__in=[report.pk for report in reports])
+        .values_list("pk", flat=True)
+    )
+    refused = [report for report in reports if report.pk not in deletable]
+    if refused:
+        return render(
+            request, "reports/report_delete_refused.html", {"refused": refused}, status=403
+        )
+    if "confirm" not in request.POST:
+        template = "reports/_delete_dialog.html" if request.htmx else "reports/report_delete.html"
+        return render(request, template, {"reports": reports, "next": _next_url(request)})
+    count = services.delete_reports(request.user, reports)
+    names = ", ".join(report.name for report in reports)
+    messages.success(request, f"Deleted {count} report{'s' if count != 1 else ''}: {names}.")
+    return _back_to_list(request)
 
 
 def _get_report_for_user(request: HttpRequest, report_id) -> Report:
@@ -88,7 +177,67 @@ def _get_report_for_user(request: HttpRequest, report_id) -> Report:
     return get_object_or_404(Report.objects.visible_to(request.user), pk=report_id)
 
 
-def _preview(report: Report) -> list[list[str]]:
+def _get_selected_reports(request: HttpRequest) -> list[Report]:
+    """The reports ticked in the table; one the user may not see is a 404, as for a single
+    report."""
+    raw = request.POST.getlist("ids")
+    if not raw:
+        raise BadSelection("Select at least one report.")
+    try:
+        ids = {uuid.UUID(value) for value in raw}
+    except ValueError:
+        raise BadSelection("The selection holds something that is not a report id.") from None
+    reports = list(Report.objects.visible_to(request.user).filter(pk__in=ids))
+    if len(reports) != len(ids):
+        raise Http404("No such report.")
+    return reports
+
+
+class BadSelection(Exception):
+    """The selection sent with a table action cannot be used."""
+
+
+def _not_ready(request: HttpRequest, reports: list[Report]) -> HttpResponse:
+    return render(request, "reports/report_not_ready.html", {"reports": reports}, status=409)
+
+
+def _back_with_error(request: HttpRequest, error: Exception) -> HttpResponse:
+    messages.error(request, str(error))
+    return _back_to_list(request)
+
+
+def _next_url(request: HttpRequest) -> str:
+    url = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}):
+        return url
+    return reverse("reports:report_list")
+
+
+def _back_to_list(request: HttpRequest) -> HttpResponse:
+    return redirect(_next_url(request))
+
+
+def _read_csv(report: Report) -> list[list[str]]:
     with report.file.open("rb") as file:
         lines = (line.decode("utf-8") for line in file)
-        return list(itertools.islice(csv.reader(lines), PREVIEW_ROWS + 1))
+        return list(csv.reader(lines))
+
+
+def _top_segments(report: Report, rows: list[list[str]]) -> list[dict]:
+    """The segments with the most GPU allocation hours, largest first, each with its share of
+    the largest (for the bar's length)."""
+    segment_width = len(SEGMENT_COLUMNS[report.group_by])
+    totals = []
+    for row in itertools.islice(rows, 1, None):
+        try:
+            hours = Decimal(row[segment_width])
+        except (IndexError, InvalidOperation):
+            continue
+        totals.append((hours, " / ".join(row[:segment_width])))
+    totals.sort(key=lambda total: total[0], reverse=True)
+    top = totals[:CHART_SEGMENTS]
+    largest = top[0][0] if top and top[0][0] > 0 else Decimal(1)
+    return [
+        {"label": label, "hours": hours, "percent": float(hours / largest * 100)}
+        for hours, label in top
+    ]

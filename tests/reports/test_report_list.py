@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 
@@ -74,7 +75,7 @@ class TestReportList:
         client.force_login(charlie)
         response = client.get(URL)
         assert listed(client) == []
-        assert "No reports match" in response.content.decode()
+        assert "No reports yet. Create one with + New report." in response.content.decode()
 
     def test_search_covers_name_description_and_creator(self, client, viewer, reports):
         client.force_login(viewer)
@@ -89,11 +90,66 @@ class TestReportList:
         result = listed(client, status=["Ready", "Pending"])
         assert set(result) == set(Report.objects.filter(status__in=["Ready", "Pending"]))
 
-    def test_period_overlap_filter(self, client, viewer, reports):
+    def test_period_overlap_filter_takes_whole_days(self, client, viewer, reports):
         client.force_login(viewer)
-        result = listed(client, period_from="2026-03-25T00:00:00Z")
-        expected = Report.objects.filter(end__gt="2026-03-25T00:00:00Z")
+        # Beta ends (excluded) on 22 March: it has nothing on or after the 22nd.
+        result = listed(client, period_from="2026-03-22")
+        expected = Report.objects.filter(end__gt="2026-03-22T00:00:00Z")
         assert set(result) == set(expected) == {reports["alpha"], reports["gamma"]}
+        # Gamma starts on 6 March: "to the 5th" misses it, "to the 6th" includes that day.
+        assert set(listed(client, period_to="2026-03-05")) == set(
+            Report.objects.filter(start__lt="2026-03-06T00:00:00Z")
+        )
+        assert reports["gamma"] not in listed(client, period_to="2026-03-05")
+        assert reports["gamma"] in listed(client, period_to="2026-03-06")
+
+    def test_filters_combine_and_a_status_may_have_several_values(self, client, viewer, reports):
+        client.force_login(viewer)
+        result = listed(client, status=["Ready", "Failed"], created_by="alice")
+        expected = Report.objects.filter(
+            status__in=["Ready", "Failed"], created_by__icontains="alice"
+        )
+        assert set(result) == set(expected) == {reports["alpha"]}
+
+    def test_creation_time_range(self, client, viewer, reports):
+        client.force_login(viewer)
+        since = reports["beta"].created_at.strftime("%Y-%m-%dT%H:%M:%S")
+        result = listed(client, created_after=since)
+        expected = Report.objects.filter(created_at__gte=reports["beta"].created_at)
+        assert set(result) == set(expected) == {reports["alpha"], reports["beta"]}
+
+    def test_name_contains(self, client, viewer, reports):
+        client.force_login(viewer)
+        assert set(listed(client, name="ET")) == set(Report.objects.filter(name__icontains="et"))
+
+    def test_active_filters_show_as_chips_that_remove_one_value(self, client, viewer, reports):
+        client.force_login(viewer)
+        response = client.get(URL, {"status": ["Ready", "Failed"], "q": "a", "page": "2"})
+        chips = {
+            (chip.label, chip.value): chip.remove_query
+            for chip in response.context["filterset"].chips()
+        }
+        assert set(chips) == {("Status", "Ready"), ("Status", "Failed")}
+        # Removing one value keeps the other and the search, and goes back to the first page.
+        assert QueryDict(chips[("Status", "Ready")]) == QueryDict("status=Failed&q=a")
+        assert 'aria-label="Remove filter Status: Ready"' in response.content.decode()
+
+    def test_the_add_filter_menu_keeps_the_rest_of_the_query(self, client, viewer, reports):
+        client.force_login(viewer)
+        response = client.get(URL, {"status": "Ready", "sort": "name", "per_page": "10"})
+        menu = {choice.key: choice for choice in response.context["filterset"].menu()}
+        assert set(menu) == {"status", "type", "created_by", "name", "created", "period"}
+        assert sorted(menu["status"].keep) == [("per_page", "10"), ("sort", "name")]
+        assert sorted(menu["name"].keep) == [
+            ("per_page", "10"),
+            ("sort", "name"),
+            ("status", "Ready"),
+        ]
+
+    def test_an_empty_result_says_what_to_do(self, client, viewer, reports):
+        client.force_login(viewer)
+        response = client.get(URL, {"q": "nothing like this"})
+        assert "No reports match. Remove a filter, or clear them all." in response.content.decode()
 
     @pytest.mark.parametrize(
         "column, key",

@@ -4,8 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 VAR_DIR ?= var
+# The browser tests drive Debian's Chromium; SKIP_BROWSER_TESTS=1 leaves them out.
+export CHROMIUM ?= /usr/bin/chromium
+SKIP_BROWSER_TESTS ?= 0
 
-.PHONY: run test lint format migrate clean
+.PHONY: run test lint format migrate browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,9 +46,27 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint
+# Installs Chromium for the browser tests when it is missing and apt-get can (as root); when it
+# cannot, says so and stops, unless SKIP_BROWSER_TESTS=1.
+browser:
+ifeq ($(SKIP_BROWSER_TESTS),1)
+	@echo "SKIP_BROWSER_TESTS=1: the browser tests (tests/browser) will NOT run."
+else
+	@if [ ! -x "$(CHROMIUM)" ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "Installing Debian's chromium package for the browser tests..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi; \
+	if [ ! -x "$(CHROMIUM)" ]; then \
+	  echo "The browser tests cannot run: no Chromium at $(CHROMIUM), and it could not be installed"; \
+	  echo "(that needs apt-get as root). Install Debian's chromium package, or run"; \
+	  echo "'make test SKIP_BROWSER_TESTS=1' to run everything else without them."; \
+	  exit 1; \
+	fi
+endif
+
+test: lint browser
 	$(MANAGE) makemigrations --check --dry-run
-	$(BIN)/pytest
+	$(BIN)/pytest $(if $(filter 1,$(SKIP_BROWSER_TESTS)),-m "not browser")
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

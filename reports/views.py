@@ -160,12 +160,12 @@ def report_delete(request: HttpRequest) -> HttpResponse:
     )
     refused = [report for report in reports if report.pk not in deletable]
     if refused:
-        return render(
-            request, "reports/report_delete_refused.html", {"refused": refused}, status=403
-        )
+        template = "_delete_dialog.html" if request.htmx else "report_delete_refused.html"
+        return render(request, f"reports/{template}", {"refused": refused}, status=403)
     if "confirm" not in request.POST:
-        template = "reports/_delete_dialog.html" if request.htmx else "reports/report_delete.html"
-        return render(request, template, {"reports": reports, "next": _next_url(request)})
+        template = "_delete_dialog.html" if request.htmx else "report_delete.html"
+        context = {"reports": reports, "next": _next_url(request)}
+        return render(request, f"reports/{template}", context)
     count = services.delete_reports(request.user, reports)
     names = ", ".join(report.name for report in reports)
     messages.success(request, f"Deleted {count} report{'s' if count != 1 else ''}: {names}.")
@@ -187,7 +187,7 @@ def _get_selected_reports(request: HttpRequest) -> list[Report]:
         ids = {uuid.UUID(value) for value in raw}
     except ValueError:
         raise BadSelection("The selection holds something that is not a report id.") from None
-    reports = list(Report.objects.visible_to(request.user).filter(pk__in=ids))
+    reports = list(Report.objects.visible_to(request.user).filter(pk__in=ids).order_by("name"))
     if len(reports) != len(ids):
         raise Http404("No such report.")
     return reports

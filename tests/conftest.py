@@ -1,12 +1,21 @@
 import pytest
 
+from tests.consumption.samples import sample, save_samples
 from tests.factories import (
     ClusterFactory,
     DepartmentFactory,
     ProjectFactory,
     TenantFactory,
     UserFactory,
+    grant,
 )
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    """Report files go to a folder of the test's own."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
 
 
 @pytest.fixture
@@ -74,3 +83,38 @@ def pytest_report_header(config):
 
     database = settings.DATABASES["default"]
     return f"database: {database['ENGINE']} {database['NAME']}"
+
+
+@pytest.fixture
+def usage(org):
+    """One hour of GPUs in each of acme's projects in March 2026."""
+    save_samples(
+        sample(org["vision"], "2026-03-10T10:00Z", 3600, gpu=1, cpu=2, memory=3600),
+        sample(org["nlp"], "2026-03-10T10:00Z", 3600, gpu=2, nodepool="a100"),
+        sample(org["infra"], "2026-03-10T10:00Z", 3600, gpu=4),
+        sample(org["llm"], "2026-03-10T10:00Z", 3600, gpu=8),
+    )
+    return org
+
+
+@pytest.fixture
+def viewer(alice, tenant):
+    """alice: Viewer at tenant scope (project:read throughout the tenant)."""
+    grant(alice, "Viewer", tenant)
+    return alice
+
+
+@pytest.fixture
+def researcher(bob, org):
+    """bob: L1 researcher of vision only."""
+    grant(bob, "L1 researcher", org["vision"])
+    return bob
+
+
+@pytest.fixture
+def no_queue(monkeypatch) -> list:
+    """Queued builds are recorded, not run: tests build by calling the task. (The queue itself
+    is tested with a real worker in test_worker.py.)"""
+    queued = []
+    monkeypatch.setattr("reports.services.enqueue_build", queued.append)
+    return queued

@@ -62,3 +62,11 @@
     }
   });
 })();
+
+// The delete dialog also tells why nothing was deleted (403): let htmx show that answer.
+document.addEventListener("htmx:beforeSwap", function (event) {
+  if (event.detail.xhr.status === 403 && event.detail.target.id === "dialog-slot") {
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  }
+});

@@ -1,5 +1,7 @@
 """A report's page and its download (spec 4.3, 4.4)."""
 
+from decimal import Decimal
+
 import pytest
 from django.urls import reverse
 
@@ -33,6 +35,21 @@ class TestReportDetail:
         assert '<th scope="col">GPU allocation hours</th>' in html
         assert "<td>vision</td>" in html
         assert reverse("reports:report_download", args=[ready.pk]) in html
+
+    def test_a_chart_shows_the_segments_with_the_most_gpu_hours_first(self, client, viewer, ready):
+        client.force_login(viewer)
+        response = client.get(reverse("reports:report_detail", args=[ready.pk]))
+        bars = [(bar["label"], bar["hours"], bar["percent"]) for bar in response.context["chart"]]
+        # One hour on 8, 4, 2 and 1 GPUs (see the usage fixture).
+        assert bars == [
+            ("west / training / llm", Decimal("8.0000"), 100.0),
+            ("east / ops / infra", Decimal("4.0000"), 50.0),
+            ("east / research / nlp", Decimal("2.0000"), 25.0),
+            ("east / research / vision", Decimal("1.0000"), 12.5),
+        ]
+        html = response.content.decode()
+        assert "Top projects by GPU allocation hours" in html
+        assert 'style="width: 12.5%"' in html
 
     def test_a_pending_report_has_no_preview_or_download(self, client, viewer, pending):
         client.force_login(viewer)

@@ -1,0 +1,186 @@
+"""An analyst's session in a real browser: log in, create a report and watch it become Ready,
+filter, search, sort, choose columns, download and delete."""
+
+import csv
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from reports.csv_export import header
+from reports.models import Report
+from reports.services import create_report
+from reports.tasks import build_report
+from tests.browser.conftest import log_in, screenshot
+from tests.reports.conftest import MARCH
+from tests.worker import start_worker, stop
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+
+@pytest.fixture
+def reports(viewer, researcher, usage, no_queue):
+    """Three of alice's reports (two Ready, one Pending) and one of bob's."""
+    made = {}
+    for name, group_by in [("Alpha clusters", "Cluster"), ("Beta projects", "Project")]:
+        made[name] = create_report(
+            viewer, name=name, group_by=group_by, start=MARCH[0], end=MARCH[1]
+        )
+        build_report(str(made[name].pk))
+    made["Gamma later"] = create_report(
+        viewer, name="Gamma later", description="waits", start=MARCH[0], end=MARCH[1]
+    )
+    made["Vision only"] = create_report(
+        researcher, name="Vision only", start=MARCH[0], end=MARCH[1]
+    )
+    return made
+
+
+def csv_rows(download) -> list[list[str]]:
+    return list(csv.reader(Path(download.path()).read_text(encoding="utf-8").splitlines()))
+
+
+def table_names(page: Page) -> list[str]:
+    return page.locator("#reports-table tbody th").all_inner_texts()
+
+
+def row(page: Page, name: str):
+    return page.locator("#reports-table tbody tr").filter(has=page.get_by_role("link", name=name))
+
+
+class TestReportsInABrowser:
+    def test_create_a_report_and_watch_it_become_ready(self, page, viewer, usage, media):
+        log_in(page, viewer.email)
+        expect(page.get_by_text("No reports yet. Create one with + New report.")).to_be_visible()
+        page.get_by_role("link", name="+ New report").click()
+
+        # Bad input: errors beside their fields, and what was typed is kept.
+        page.get_by_label("Name").fill("   ")
+        page.get_by_label("Start date").fill("2026-03-10")
+        page.get_by_label("End date").fill("2026-03-01")
+        page.get_by_role("button", name="Create report").click()
+        expect(page.locator(".field-error").first).to_be_visible()
+        expect(page.get_by_label("Start date")).to_have_value("2026-03-10")
+        screenshot(page, "report-form-errors")
+
+        page.get_by_label("Name").fill("March GPUs")
+        page.get_by_label("End date").fill("2026-03-31")
+        page.get_by_role("button", name="Create report").click()
+        page.wait_for_url("**/analytics/reports/")
+        expect(page.get_by_text("Report 'March GPUs' is in the queue.")).to_be_visible()
+        status = row(page, "March GPUs").locator(".badge")
+        expect(status).to_have_text("Pending")
+
+        # The row updates itself once a real worker has built the report: no reload.
+        page.evaluate("window.notReloaded = true")
+        worker = start_worker(media, "manage.py", "qcluster")
+        try:
+            expect(status).to_have_text("Ready", timeout=60_000)
+        finally:
+            stop(worker)
+        assert page.evaluate("window.notReloaded") is True
+        assert Report.objects.get(name="March GPUs").is_ready
+        screenshot(page, "reports-table")
+
+    def test_filter_search_and_sort(self, page, viewer, reports):
+        log_in(page, viewer.email)
+        assert sorted(table_names(page)) == sorted(reports)
+
+        page.get_by_text("Add filter").click()
+        page.locator("#filter-status summary").click()
+        page.locator("#filter-status").get_by_label("Ready").check()
+        page.locator("#filter-status").get_by_role("button", name="Apply").click()
+        expect(page.locator(".chip")).to_have_text(re.compile(r"Status:\s*Ready"))
+        assert sorted(table_names(page)) == ["Alpha clusters", "Beta projects"]
+
+        page.get_by_role("link", name="Remove filter Status: Ready").click()
+        expect(page.locator(".chip")).to_have_count(0)
+        assert len(table_names(page)) == 4
+
+        page.get_by_label("Search reports").fill("waits")
+        page.get_by_role("button", name="Search").click()
+        expect(page.locator("#reports-table tbody th")).to_have_text(["Gamma later"])
+        assert "q=waits" in page.url
+
+        page.goto("/analytics/reports/")
+        page.get_by_role("link", name="Report", exact=True).click()
+        expect(page.locator("th[aria-sort='ascending']")).to_have_count(1)
+        assert table_names(page) == sorted(reports)
+        page.get_by_role("link", name="Report", exact=True).click()
+        expect(page.locator("th[aria-sort='descending']")).to_have_count(1)
+        assert table_names(page) == sorted(reports, reverse=True)
+
+    def test_a_hidden_column_stays_hidden_after_logging_in_again(self, page, viewer, reports):
+        log_in(page, viewer.email)
+        headers = page.locator("#reports-table thead th")
+        expect(headers.filter(has_text="Description")).to_have_count(1)
+
+        page.get_by_text("Columns", exact=True).click()
+        page.get_by_role("checkbox", name="Description", exact=True).uncheck()
+        page.get_by_role("checkbox", name="Rows", exact=True).check()
+        page.get_by_role("button", name="Save").click()
+        expect(headers.filter(has_text="Description")).to_have_count(0)
+        expect(headers.filter(has_text="Rows")).to_have_count(1)
+
+        page.get_by_role("button", name="Log out").click()
+        log_in(page, viewer.email)
+        expect(headers.filter(has_text="Description")).to_have_count(0)
+        expect(headers.filter(has_text="Rows")).to_have_count(1)
+
+    def test_download_the_csv(self, page, viewer, reports):
+        log_in(page, viewer.email)
+        download = page.locator("#download-selected")
+        expect(download).to_be_disabled()
+        row(page, "Gamma later").get_by_role("checkbox").check()
+        expect(download).to_be_disabled()  # Gamma is not Ready
+        row(page, "Gamma later").get_by_role("checkbox").uncheck()
+        row(page, "Alpha clusters").get_by_role("checkbox").check()
+        expect(download).to_be_enabled()
+        with page.expect_download() as info:
+            download.click()
+        assert info.value.suggested_filename == "alpha-clusters.csv"
+        assert csv_rows(info.value)[0] == header("Cluster")
+
+        page.get_by_role("link", name="Beta projects").click()
+        expect(
+            page.get_by_role("heading", name="Top projects by GPU allocation hours")
+        ).to_be_visible()
+        screenshot(page, "report-page")
+        with page.expect_download() as info:
+            page.get_by_role("link", name="Download CSV").click()
+        assert csv_rows(info.value)[0] == header("Project")
+
+    def test_delete_with_the_dialog(self, page, viewer, reports):
+        log_in(page, viewer.email)
+        row(page, "Alpha clusters").get_by_role("checkbox").check()
+        row(page, "Gamma later").get_by_role("checkbox").check()
+        page.get_by_role("button", name="Delete…").click()
+        dialog = page.get_by_role("dialog", name="Delete reports")
+        expect(dialog).to_be_visible()
+        expect(dialog).to_contain_text("Delete these 2 reports and their files?")
+        expect(dialog.locator("li")).to_have_text(["Alpha clusters", "Gamma later"])
+        screenshot(page, "delete-dialog")
+
+        dialog.get_by_role("button", name="Cancel").click()
+        expect(dialog).to_be_hidden()
+        assert Report.objects.count() == 4
+
+        page.get_by_role("button", name="Delete…").click()
+        page.get_by_role("dialog").get_by_role("button", name="Delete", exact=True).click()
+        expect(page.get_by_text("Deleted 2 reports")).to_be_visible()
+        assert sorted(table_names(page)) == ["Beta projects", "Vision only"]
+        assert set(Report.objects.values_list("name", flat=True)) == {
+            "Beta projects",
+            "Vision only",
+        }
+
+    def test_deleting_what_the_user_may_only_see_is_refused(self, page, viewer, reports):
+        log_in(page, viewer.email)
+        row(page, "Vision only").get_by_role("checkbox").check()
+        page.get_by_role("button", name="Delete…").click()
+        expect(page.get_by_text("Nothing was deleted")).to_be_visible()
+        assert Report.objects.filter(name="Vision only").exists()

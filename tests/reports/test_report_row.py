@@ -1,0 +1,69 @@
+"""A row of the table asks for itself again while its report is being built."""
+
+import pytest
+from django.urls import reverse
+
+from reports.models import Report, ReportStatus
+from reports.services import create_report
+from reports.tasks import build_report
+from tests.factories import grant
+from tests.reports.conftest import MARCH
+
+pytestmark = [pytest.mark.usefixtures("no_queue"), pytest.mark.django_db]
+
+
+@pytest.fixture
+def pending(viewer, usage):
+    return create_report(viewer, name="March", start=MARCH[0], end=MARCH[1])
+
+
+def row_url(report) -> str:
+    return reverse("reports:report_row", args=[report.pk])
+
+
+class TestReportRow:
+    def test_a_pending_row_polls_itself(self, client, viewer, pending):
+        client.force_login(viewer)
+        html = client.get(row_url(pending)).content.decode()
+        assert html.lstrip().startswith(f'<tr id="report-{pending.pk}" data-status="Pending"')
+        assert f'hx-get="{row_url(pending)}" hx-trigger="every 2s" hx-swap="outerHTML"' in html
+
+    def test_the_table_polls_only_unsettled_rows(self, client, viewer, pending):
+        ready = create_report(viewer, name="Done", start=MARCH[0], end=MARCH[1])
+        build_report(str(ready.pk))
+        client.force_login(viewer)
+        html = client.get(reverse("reports:report_list")).content.decode()
+        assert f'hx-get="{row_url(pending)}"' in html
+        assert f'hx-get="{row_url(ready)}"' not in html
+
+    def test_once_settled_the_row_stops_polling(self, client, viewer, pending):
+        build_report(str(pending.pk))
+        client.force_login(viewer)
+        html = client.get(row_url(pending)).content.decode()
+        assert 'data-status="Ready"' in html
+        assert "hx-trigger" not in html
+
+    def test_a_failed_row_shows_its_message_and_stops(self, client, viewer, pending):
+        Report.objects.filter(pk=pending.pk).update(
+            status=ReportStatus.FAILED, status_message="No usage data could be read."
+        )
+        client.force_login(viewer)
+        html = client.get(row_url(pending)).content.decode()
+        assert "No usage data could be read." in html
+        assert "hx-trigger" not in html
+
+    def test_the_row_has_the_users_columns_and_keeps_its_checkbox(self, client, viewer, pending):
+        client.force_login(viewer)
+        client.post(reverse("reports:report_columns"), {"columns": ["status", "group_by"]})
+        html = client.get(row_url(pending)).content.decode()
+        assert html.count("<td") == 3  # checkbox, status, segment by (the name is a <th>)
+        assert f'id="select-{pending.pk}"' in html and "hx-preserve" in html
+
+    def test_another_tenants_report_is_not_found(self, client, charlie, pending):
+        grant(charlie, "System administrator", charlie.tenant)
+        client.force_login(charlie)
+        assert client.get(row_url(pending)).status_code == 404
+
+    def test_a_report_the_user_may_not_see_is_not_found(self, client, researcher, pending):
+        client.force_login(researcher)
+        assert client.get(row_url(pending)).status_code == 404

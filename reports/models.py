@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, time, timedelta
 
+from django.contrib import admin
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -130,6 +131,7 @@ class Report(models.Model):
         return self.status in (ReportStatus.READY, ReportStatus.FAILED)
 
     @property
+    @admin.display(description="collection period", ordering="start")
     def period(self) -> str:
         """The collection period as the form takes it: whole days with the last one included,
         or exact times when the period does not fall on day boundaries."""

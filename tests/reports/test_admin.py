@@ -1,5 +1,7 @@
 """The operators' admin for reports (spec 4.5)."""
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
 
@@ -35,6 +37,27 @@ class TestReportAdmin:
         assert set(response.context["cl"].result_list) == {ready, pending}
         html = response.content.decode()
         assert reverse("admin:reports_report_download", args=[ready.pk]) in html
+
+    def test_it_shows_the_tables_columns_and_sorts_by_the_period(
+        self, admin_client, ready, pending
+    ):
+        response = admin_client.get(reverse(CHANGELIST))
+        html = response.content.decode()
+        for header in [
+            "Name",
+            "Tenant",
+            "Status",
+            "Created by",
+            "Creation time",
+            "Collection period",
+            "Segment by",
+        ]:
+            assert f">{header}</a>" in html, header
+        Report.objects.filter(pk=pending.pk).update(start=MARCH[0] + timedelta(days=3))
+        index = response.context["cl"].list_display.index("period")
+        for order, expected in [(f"{index}", [ready, pending]), (f"-{index}", [pending, ready])]:
+            response = admin_client.get(reverse(CHANGELIST), {"o": order})
+            assert list(response.context["cl"].result_list) == expected
 
     def test_filters_by_status(self, admin_client, ready, pending):
         response = admin_client.get(reverse(CHANGELIST), {"status__exact": "Ready"})

@@ -184,3 +184,20 @@ class TestReportsInABrowser:
         page.get_by_role("button", name="Delete…").click()
         expect(page.get_by_text("Nothing was deleted")).to_be_visible()
         assert Report.objects.filter(name="Vision only").exists()
+
+    def test_the_pages_fit_a_phone_and_work_with_the_keyboard(self, page, viewer, reports):
+        page.set_viewport_size({"width": 390, "height": 844})
+        log_in(page, viewer.email)
+        # The page itself never scrolls sideways; only the table's own box may.
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        screenshot(page, "reports-table-phone")
+
+        # Tab from the search box to the Add filter menu, open it with Enter.
+        page.get_by_label("Search reports").focus()
+        page.keyboard.press("Tab")
+        page.keyboard.press("Tab")
+        page.keyboard.press("Enter")
+        expect(page.locator("#add-filter")).to_have_attribute("open", "")
+
+        page.get_by_role("link", name="+ New report").click()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390

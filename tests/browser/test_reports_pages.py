@@ -11,9 +11,8 @@ from playwright.sync_api import Page, expect
 from reports.csv_export import header
 from reports.models import Report
 from reports.services import create_report
-from reports.tasks import build_report
 from tests.browser.conftest import log_in, screenshot
-from tests.reports.conftest import MARCH
+from tests.reports.conftest import MARCH, ready_report
 from tests.worker import start_worker, stop
 
 pytestmark = [
@@ -25,12 +24,10 @@ pytestmark = [
 @pytest.fixture
 def reports(viewer, researcher, usage, no_queue):
     """Three of alice's reports (two Ready, one Pending) and one of bob's."""
-    made = {}
-    for name, group_by in [("Alpha clusters", "Cluster"), ("Beta projects", "Project")]:
-        made[name] = create_report(
-            viewer, name=name, group_by=group_by, start=MARCH[0], end=MARCH[1]
-        )
-        build_report(str(made[name].pk))
+    made = {
+        "Alpha clusters": ready_report(viewer, "Alpha clusters", group_by="Cluster"),
+        "Beta projects": ready_report(viewer, "Beta projects", group_by="Project"),
+    }
     made["Gamma later"] = create_report(
         viewer, name="Gamma later", description="waits", start=MARCH[0], end=MARCH[1]
     )

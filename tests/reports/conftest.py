@@ -1,3 +1,15 @@
 from datetime import datetime
 
+from reports.models import Report
+from reports.services import create_report
+from reports.tasks import build_report
+
 MARCH = (datetime.fromisoformat("2026-03-01T00:00Z"), datetime.fromisoformat("2026-04-01T00:00Z"))
+
+
+def ready_report(subject, name: str, **fields) -> Report:
+    """A report of March, built (by calling the task, as no worker runs) and Ready."""
+    report = create_report(subject, name=name, start=MARCH[0], end=MARCH[1], **fields)
+    build_report(str(report.pk))
+    report.refresh_from_db()
+    return report

@@ -10,22 +10,14 @@ from django.urls import reverse
 
 from reports.models import Report
 from reports.services import create_report
-from reports.tasks import build_report
 from tests.factories import grant
-from tests.reports.conftest import MARCH
+from tests.reports.conftest import MARCH, ready_report
 
 DOWNLOAD = reverse("reports:report_download_selected")
 DELETE = reverse("reports:report_delete")
 LIST = reverse("reports:report_list")
 
 pytestmark = [pytest.mark.usefixtures("no_queue"), pytest.mark.django_db]
-
-
-def ready_report(subject, name: str) -> Report:
-    report = create_report(subject, name=name, start=MARCH[0], end=MARCH[1])
-    build_report(str(report.pk))
-    report.refresh_from_db()
-    return report
 
 
 @pytest.fixture
@@ -35,12 +27,7 @@ def march(viewer, usage):
 
 @pytest.fixture
 def march_by_cluster(viewer, usage):
-    report = create_report(
-        viewer, name="March: clusters", group_by="Cluster", start=MARCH[0], end=MARCH[1]
-    )
-    build_report(str(report.pk))
-    report.refresh_from_db()
-    return report
+    return ready_report(viewer, "March: clusters", group_by="Cluster")
 
 
 @pytest.fixture

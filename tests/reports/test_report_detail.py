@@ -6,19 +6,15 @@ import pytest
 from django.urls import reverse
 
 from reports.services import create_report
-from reports.tasks import build_report
 from tests.factories import grant
-from tests.reports.conftest import MARCH
+from tests.reports.conftest import MARCH, ready_report
 
 pytestmark = pytest.mark.usefixtures("no_queue")
 
 
 @pytest.fixture
 def ready(viewer, usage):
-    report = create_report(viewer, name="March: GPUs", start=MARCH[0], end=MARCH[1])
-    build_report(str(report.pk))
-    report.refresh_from_db()
-    return report
+    return ready_report(viewer, "March: GPUs")
 
 
 @pytest.fixture

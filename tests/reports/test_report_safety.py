@@ -6,18 +6,14 @@ from django.test import Client
 from django.urls import reverse
 
 from reports.models import Report, TableColumns
-from reports.services import create_report
-from reports.tasks import build_report
-from tests.reports.conftest import MARCH
+from tests.reports.conftest import ready_report
 
 pytestmark = [pytest.mark.usefixtures("no_queue"), pytest.mark.django_db]
 
 
 @pytest.fixture
 def report(viewer, usage):
-    made = create_report(viewer, name="March", start=MARCH[0], end=MARCH[1])
-    build_report(str(made.pk))
-    return Report.objects.get(pk=made.pk)
+    return ready_report(viewer, "March")
 
 
 def state_changes(report) -> list[tuple[str, dict]]:

@@ -31,11 +31,13 @@ class FilterChoice:
 
 class ReportFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Search")
+    # No DISTINCT: there is no join that could repeat a report, and DISTINCT over every column
+    # would make the database hash every matching row.
     status = django_filters.MultipleChoiceFilter(
-        choices=ReportStatus.choices, widget=forms.CheckboxSelectMultiple
+        choices=ReportStatus.choices, widget=forms.CheckboxSelectMultiple, distinct=False
     )
     type = django_filters.MultipleChoiceFilter(
-        choices=ReportType.choices, widget=forms.CheckboxSelectMultiple
+        choices=ReportType.choices, widget=forms.CheckboxSelectMultiple, distinct=False
     )
     created_by = django_filters.CharFilter(lookup_expr="icontains", label="Created by")
     name = django_filters.CharFilter(lookup_expr="icontains", label="Name contains")
@@ -93,6 +95,12 @@ class ReportFilterSet(django_filters.FilterSet):
     def period_overlaps_to(self, queryset: QuerySet, name: str, value) -> QuerySet:
         # ... and a moment on or before the last day (included).
         return queryset.filter(start__lt=_midnight(value) + timedelta(days=1))
+
+    def searches_text(self) -> bool:
+        """Whether a text search or a "contains" filter applies."""
+        return self.is_valid() and any(
+            self.form.cleaned_data.get(name) for name in ("q", "name", "created_by")
+        )
 
     def chips(self) -> list[FilterChip]:
         """One chip per active filter value (search has its own box)."""

@@ -113,8 +113,14 @@ class Report(models.Model):
             ),
             models.CheckConstraint(condition=Q(start__lt=models.F("end")), name="report_period"),
         ]
+        # The Reports table's orders end with the primary key (see tables.py): so do these.
         indexes = [
-            models.Index(fields=["tenant", "-created_at"], name="report_by_tenant_and_time"),
+            models.Index(fields=["tenant", "-created_at", "-id"], name="report_by_tenant_and_time"),
+            models.Index(fields=["tenant", "name", "id"], name="report_by_tenant_and_name"),
+            models.Index(
+                fields=["tenant", "status", "-created_at", "-id"],
+                name="report_by_tenant_and_status",
+            ),
             models.Index(fields=["status", "heartbeat_at"], name="report_by_status"),
         ]
 

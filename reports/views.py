@@ -21,9 +21,10 @@ from .downloads import csv_response, zip_response
 from .filtersets import ReportFilterSet
 from .forms import ReportForm
 from .models import Report, TableColumns
-from .tables import ReportTable, save_columns
+from .tables import ReportPaginator, ReportTable, save_columns
 
 PAGE_SIZES = (10, 25, 50, 100)
+SEARCH_COUNT_LIMIT = 1000
 PREVIEW_ROWS = 10
 CHART_SEGMENTS = 10
 
@@ -37,7 +38,13 @@ def report_list(request: HttpRequest) -> HttpResponse:
     table = ReportTable(filterset.qs)
     table.configure(request)
     per_page = _page_size(request)
-    RequestConfig(request, paginate={"per_page": per_page}).configure(table)
+    paginate = {
+        "per_page": per_page,
+        "paginator_class": ReportPaginator,
+        # Text searches are the costly ones: their count stops at a limit.
+        "count_limit": SEARCH_COUNT_LIMIT if filterset.searches_text() else None,
+    }
+    RequestConfig(request, paginate=paginate).configure(table)
     if table.paginator.count == 0 and not reports.exists():
         table.empty_text = "No reports yet. Create one with + New report."
     return render(

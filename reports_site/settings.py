@@ -74,6 +74,9 @@ INSTALLED_APPS = [
     "django_filters",
     "django_tables2",
     "django_htmx",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_q",
     "reports_site.tenancy",
     "consumption",
@@ -197,6 +200,36 @@ REPORT_MAX_PERIOD_DAYS = env_int("REPORT_MAX_PERIOD_DAYS", 366)
 REPORT_RETENTION_DAYS = env_int("REPORT_RETENTION_DAYS", 90)
 # A build whose heartbeat is older than this is taken for dead by the sweeper.
 REPORT_HEARTBEAT_TIMEOUT_SECONDS = env_int("REPORT_HEARTBEAT_TIMEOUT_SECONDS", 120)
+
+# The REST API (Run:ai's): service accounts' bearer tokens, or the browser's session (with CSRF).
+# Errors are {"code": N, "message": "..."}.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "reports.api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "reports.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+# Lifetime of an access token from POST /api/v1/token, and how many failed token requests one
+# address may make in API_TOKEN_FAILURE_WINDOW_SECONDS before it must wait.
+API_TOKEN_LIFETIME_SECONDS = env_int("API_TOKEN_LIFETIME_SECONDS", 3600)
+API_TOKEN_MAX_FAILURES = env_int("API_TOKEN_MAX_FAILURES", 10)
+API_TOKEN_FAILURE_WINDOW_SECONDS = env_int("API_TOKEN_FAILURE_WINDOW_SECONDS", 300)
+SPECTACULAR_SETTINGS = {
+    "TITLE": "GPU consumption reports API",
+    "DESCRIPTION": "Run:ai-compatible reports API: consumption reports built in the background.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
 
 LOGGING = {
     "version": 1,

@@ -12,5 +12,6 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("analytics/reports/", include("reports.urls")),
+    path("api/", include("reports.api.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -250,6 +250,11 @@ class ServiceAccount(models.Model):
     def __str__(self) -> str:
         return f"sa:{self.name}"
 
+    @property
+    def is_authenticated(self) -> bool:
+        # As for a User: a service account in hand is one that proved who it is.
+        return True
+
     def set_new_secret(self) -> str:
         """Give the account a fresh secret and return it; the caller shows it once."""
         secret = secrets.token_urlsafe(32)

@@ -1,0 +1,41 @@
+"""Every API error as Run:ai writes it: {"code": N, "message": "..."}."""
+
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class Conflict(exceptions.APIException):
+    status_code = 409
+    default_detail = "Conflict."
+
+
+def error_response(status: int, message: str, headers: dict | None = None) -> Response:
+    return Response({"code": status, "message": message}, status=status, headers=headers)
+
+
+def exception_handler(exc, context):
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # a bug: Django's 500
+    return error_response(response.status_code, _message(response.data), _headers(response))
+
+
+def _message(detail) -> str:
+    """DRF's detail (a string, a list, or a dict by field) as one sentence or a few."""
+    if isinstance(detail, dict):
+        if set(detail) == {"detail"}:
+            return _message(detail["detail"])
+        return " ".join(
+            f"{field}: {_message(value)}" if field != "non_field_errors" else _message(value)
+            for field, value in detail.items()
+        )
+    if isinstance(detail, list):
+        return " ".join(_message(item) for item in detail)
+    return str(detail)
+
+
+def _headers(response) -> dict:
+    return {
+        name: response[name] for name in ("WWW-Authenticate", "Retry-After") if name in response
+    }

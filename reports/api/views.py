@@ -1,0 +1,276 @@
+"""The reports API (spec 5), wire-compatible with Run:ai's: the same paths, parameters, field
+names, status codes and error body. Scoping, creation and deletion go through the same querysets
+and services as the pages."""
+
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from reports import services
+from reports.downloads import csv_response
+from reports.filtersets import ReportFilterSet
+from reports.models import Report
+from reports_site.tenancy.models import ServiceAccount
+
+from . import serializers as s
+from . import tokens
+from .errors import Conflict, error_response
+from .filtering import FilterError, parse_filter_by
+
+# The service's field names, as the API spells them in error messages.
+API_FIELD = {"group_by": "groupBy", "filter_by": "filterBy"}
+
+FILTER_BY = OpenApiParameter(
+    "filterBy",
+    {"type": "array", "items": {"type": "string"}},
+    description=(
+        "Conditions `field operator value`, comma-separated, all of which must hold. Fields: "
+        "name, createdAt, createdBy, status. Operators: == != <= >= =@ (contains) !@ (does not "
+        "contain) =^ (starts with) =$ (ends with); createdAt takes ISO 8601 times or dates "
+        "with == != <= >=."
+    ),
+    explode=False,
+)
+SEARCH = OpenApiParameter("search", str, description="Free text in name, description or creator.")
+REPORT_ID = OpenApiParameter("reportId", OpenApiTypes.UUID, OpenApiParameter.PATH)
+
+
+def _errors(*codes: int) -> dict:
+    return {code: OpenApiResponse(s.ErrorSerializer) for code in codes}
+
+
+@extend_schema(
+    methods=["GET"],
+    operation_id="list_reports",
+    parameters=[FILTER_BY, s.ListQuerySerializer, SEARCH],
+    responses={200: s.ReportListSerializer, **_errors(400, 401, 403)},
+)
+@extend_schema(
+    methods=["POST"],
+    operation_id="create_report",
+    request=s.ReportRequestSerializer,
+    responses={202: s.ReportSerializer, **_errors(400, 401, 403, 409)},
+)
+@api_view(["GET", "POST"])
+def reports(request: Request) -> Response:
+    if request.method == "POST":
+        return _create(request)
+    query = s.ListQuerySerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    params = query.validated_data
+    found = _filtered(request)
+    if "sortBy" in params:
+        column = s.SORT_FIELDS[params["sortBy"]]
+        prefix = "-" if params["sortOrder"] == "desc" else ""
+        found = found.order_by(f"{prefix}{column}", f"{prefix}pk")
+    else:
+        found = found.order_by("created_at", "pk")
+    page = found[params["offset"] : params["offset"] + params["limit"]]
+    return Response({"reports": s.ReportSerializer(page, many=True).data})
+
+
+def _create(request: Request) -> Response:
+    body = s.ReportRequestSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    fields = body.validated_data
+    try:
+        report = services.create_report(
+            request.user,
+            name=fields["name"],
+            description=fields["description"],
+            start=fields["start"],
+            end=fields["end"],
+            group_by=fields["groupBy"],
+            filter_by=fields["filterBy"],
+        )
+    except services.DuplicateReportName as duplicate:
+        raise Conflict(" ".join(duplicate.messages)) from None
+    except ValidationError as invalid:
+        raise exceptions.ValidationError(
+            {API_FIELD.get(field, field): errors for field, errors in invalid.message_dict.items()}
+        ) from None
+    return Response(s.ReportSerializer(report).data, status=202)
+
+
+@extend_schema(
+    operation_id="count_reports",
+    parameters=[FILTER_BY, SEARCH],
+    responses={200: s.CountSerializer, **_errors(400, 401, 403)},
+)
+@api_view(["GET"])
+def report_count(request: Request) -> Response:
+    return Response({"count": _filtered(request).count()})
+
+
+@extend_schema(
+    operation_id="are_reports_available",
+    responses={200: s.AvailabilitySerializer, **_errors(401)},
+)
+@api_view(["GET"])
+def report_availability(request: Request) -> Response:
+    return Response({"isAvailable": True})
+
+
+@extend_schema(
+    methods=["GET"],
+    operation_id="get_report_by_id",
+    parameters=[REPORT_ID],
+    responses={200: s.ReportSerializer, **_errors(400, 401, 403, 404)},
+)
+@extend_schema(
+    methods=["DELETE"],
+    operation_id="delete_report_by_id",
+    parameters=[REPORT_ID],
+    responses={204: None, **_errors(400, 401, 403, 404)},
+)
+@api_view(["GET", "DELETE"])
+def report(request: Request, report_id: str) -> Response:
+    found = _get_report_for_subject(request, report_id)
+    if request.method == "DELETE":
+        try:
+            services.delete_reports(request.user, [found])
+        except PermissionDenied as refused:
+            raise exceptions.PermissionDenied(str(refused)) from None
+        return Response(status=204)
+    return Response(s.ReportSerializer(found).data)
+
+
+@extend_schema(
+    operation_id="download_report_by_id",
+    parameters=[REPORT_ID],
+    responses={
+        (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR),
+        **_errors(400, 401, 403, 404, 409),
+    },
+)
+@api_view(["GET"])
+def report_file(request: Request, report_id: str):
+    found = _get_report_for_subject(request, report_id)
+    if not found.is_ready:
+        raise Conflict(f"The report is {found.status}; its file can be downloaded once Ready.")
+    return csv_response(found)
+
+
+@extend_schema(
+    operation_id="batch_delete_reports",
+    request=s.BatchDeleteRequestSerializer,
+    responses={202: s.BatchDeleteResponseSerializer, **_errors(400, 401, 403)},
+)
+@api_view(["POST"])
+def report_batch_delete(request: Request) -> Response:
+    body = s.BatchDeleteRequestSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    requested = list(dict.fromkeys(body.validated_data["ids"]))  # once each, in order
+    visible = Report.objects.visible_to(request.user)
+    accepted, failed = [], []
+    for raw_id in requested:
+        report_id = _uuid(raw_id)
+        found = visible.filter(pk=report_id).first() if report_id else None
+        if report_id is None:
+            failed.append({"id": raw_id, "code": 400, "message": "Not a report id (a UUID)."})
+        elif found is None:
+            failed.append({"id": raw_id, "code": 404, "message": "Report not found."})
+        else:
+            try:
+                services.delete_reports(request.user, [found])
+            except PermissionDenied as refused:
+                failed.append({"id": raw_id, "code": 403, "message": str(refused)})
+            else:
+                accepted.append(raw_id)
+    return Response(
+        {
+            "accepted": accepted,
+            "failed": failed,
+            "totalRequested": len(requested),
+            "totalAccepted": len(accepted),
+            "totalFailed": len(failed),
+        },
+        status=202,
+    )
+
+
+@extend_schema(
+    operation_id="grant_token",
+    request=s.TokenRequestSerializer,
+    responses={200: s.TokenResponseSerializer, **_errors(400, 401, 429)},
+    auth=[],
+)
+@api_view(["POST"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def token(request: Request) -> Response:
+    """A service account's access token, for `client_credentials` (clientID, clientSecret) or
+    the deprecated `app_token` grant (appID, appSecret, as the runapy SDK sends them)."""
+    failures_key = f"api-token-failures:{request.META.get('REMOTE_ADDR', '')}"
+    window = settings.API_TOKEN_FAILURE_WINDOW_SECONDS
+    if cache.get(failures_key, 0) >= settings.API_TOKEN_MAX_FAILURES:
+        return error_response(
+            429,
+            f"Too many failed attempts; try again in {window} seconds.",
+            {"Retry-After": str(window)},
+        )
+    if not isinstance(request.data, dict):
+        raise exceptions.ValidationError("The body is a JSON object.")
+    body = {str(key).lower(): value for key, value in request.data.items()}
+    grant = body.get("granttype")
+    if grant == "client_credentials":
+        client_id, secret = body.get("clientid"), body.get("clientsecret")
+    elif grant == "app_token":
+        client_id, secret = body.get("appid"), body.get("appsecret")
+    else:
+        raise exceptions.ValidationError(
+            "grantType: use client_credentials (or the deprecated app_token)."
+        )
+    if not (isinstance(client_id, str) and client_id and isinstance(secret, str) and secret):
+        raise exceptions.ValidationError("Give the client ID and secret of a service account.")
+    account = ServiceAccount.objects.filter(client_id=client_id, is_active=True).first()
+    if account is None:
+        make_password(secret)  # as long as a wrong secret takes: no hint that the ID is unknown
+    if account is None or not account.check_secret(secret):
+        cache.add(failures_key, 0, window)
+        cache.incr(failures_key)
+        return error_response(401, "Invalid client credentials.")
+    access_token, lifetime = tokens.issue(account)
+    return Response({"accessToken": access_token, "expiresIn": lifetime})
+
+
+def _filtered(request: Request) -> QuerySet[Report]:
+    """The reports the caller may see, narrowed by filterBy and search."""
+    found = Report.objects.visible_to(request.user)
+    try:
+        found = found.filter(parse_filter_by(request.query_params.getlist("filterBy")))
+    except FilterError as bad:
+        raise exceptions.ValidationError(str(bad)) from None
+    search = request.query_params.get("search", "")
+    if "\x00" in search:
+        raise exceptions.ValidationError("search: Null characters are not allowed.")
+    return ReportFilterSet({"q": search}, queryset=found).qs
+
+
+def _get_report_for_subject(request: Request, report_id: str) -> Report:
+    # Another tenant's report, or one the caller may not see, is simply not found.
+    pk = _uuid(report_id)
+    if pk is None:
+        raise exceptions.ValidationError("reportId: Not a report id (a UUID).")
+    found = Report.objects.visible_to(request.user).filter(pk=pk).first()
+    if found is None:
+        raise exceptions.NotFound("Report not found.")
+    return found
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None

@@ -67,4 +67,4 @@ def service_account_for(token: str) -> ServiceAccount:
 
 
 def _key() -> bytes:
-    return salted_hmac("reports.api.tokens", "access token key").digest()
+    return salted_hmac("reports.api.tokens", "access token key", algorithm="sha256").digest()

@@ -35,11 +35,14 @@ def parse_filter_by(raw: list[str]) -> Q:
     """The conditions of one or more filterBy parameters, as one Q that all must match."""
     conditions = []
     for parameter in raw:
+        # Each parameter is a list of its own: a value never runs on into the next parameter.
+        pieces = []
         for piece in parameter.split(","):
-            if conditions and not _CONDITION.match(piece):
-                conditions[-1] += "," + piece  # a comma inside the previous value
+            if pieces and not _CONDITION.match(piece):
+                pieces[-1] += "," + piece  # a comma inside the previous value
             else:
-                conditions.append(piece)
+                pieces.append(piece)
+        conditions += pieces
     query = Q()
     for condition in conditions:
         if condition == "":
@@ -92,11 +95,16 @@ def _time_condition(condition: str, operator: str, value: str) -> Q:
             f"filterBy condition {condition!r}: {value!r} is not an ISO 8601 date or time, "
             "e.g. 2026-03-01 or 2026-03-01T09:30:00Z."
         )
-    if isinstance(moment, datetime):
-        return _compare("created_at", operator, moment)
-    # A date is the whole UTC day.
-    first = datetime.combine(moment, time(0), tzinfo=UTC)
-    next_day = first + timedelta(days=1)
+    try:
+        if isinstance(moment, datetime):
+            return _compare("created_at", operator, moment.astimezone(UTC))
+        # A date is the whole UTC day.
+        first = datetime.combine(moment, time(0), tzinfo=UTC)
+        next_day = first + timedelta(days=1)
+    except OverflowError:  # e.g. 9999-12-31, or 0001-01-01T00:00+02:00, in UTC
+        raise FilterError(
+            f"filterBy condition {condition!r}: {value!r} is out of range in UTC."
+        ) from None
     day = Q(created_at__gte=first, created_at__lt=next_day)
     return {
         "==": day,
@@ -108,11 +116,10 @@ def _time_condition(condition: str, operator: str, value: str) -> Q:
 
 def _parse_time(value: str) -> datetime | date | None:
     text = value.strip()
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        try:
-            return date.fromisoformat(text)
-        except ValueError:
-            return None
+    try:
+        return date.fromisoformat(text)  # any ISO date (20260301, 2026-W10-1 too): a whole day
+    except ValueError:
+        pass
     try:
         moment = datetime.fromisoformat(text.replace("z", "Z"))
     except ValueError:

@@ -3,6 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from reports.api.errors import not_found, server_error
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="reports:report_list"), name="home"),
     path(
@@ -15,3 +17,7 @@ urlpatterns = [
     path("api/", include("reports.api.urls")),
     path("admin/", admin.site.urls),
 ]
+
+# The API answers in JSON even for a path it does not have, or a failure of its own.
+handler404 = not_found
+handler500 = server_error

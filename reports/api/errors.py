@@ -1,5 +1,7 @@
 """Every API error as Run:ai writes it: {"code": N, "message": "..."}."""
 
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -39,3 +41,15 @@ def _headers(response) -> dict:
     return {
         name: response[name] for name in ("WWW-Authenticate", "Retry-After") if name in response
     }
+
+
+def not_found(request: HttpRequest, exception=None) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": 404, "message": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": 500, "message": "Something went wrong."}, status=500)
+    return defaults.server_error(request)

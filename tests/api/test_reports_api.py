@@ -308,3 +308,26 @@ class TestSession:
         assert "CSRF" in response.json()["message"]
         assert client.delete(f"{REPORTS}/{seven[5].pk}").status_code == 403
         assert Report.objects.count() == 7
+
+
+class TestElsewhere:
+    def test_an_unknown_api_path_is_a_json_404(self, api):
+        response = api.get("/api/v1/org-unit/nothing-here")
+        assert response.status_code == 404
+        assert response.json() == {"code": 404, "message": "Not found."}
+
+    def test_pages_keep_their_html_404(self, client, viewer):
+        client.force_login(viewer)
+        response = client.get("/analytics/reports/nothing-here/")
+        assert response.status_code == 404
+        assert response["Content-Type"].startswith("text/html")
+
+    def test_a_failure_is_a_json_500(self, robot, monkeypatch):
+        from tests.api.conftest import bearer
+
+        monkeypatch.setattr("reports.api.views._filtered", lambda request: 1 / 0)
+        client = bearer(robot)
+        client.raise_request_exception = False
+        response = client.get(f"{REPORTS}/count")
+        assert response.status_code == 500
+        assert response.json() == {"code": 500, "message": "Something went wrong."}

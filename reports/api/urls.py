@@ -11,8 +11,8 @@ urlpatterns = [
     path("v1/org-unit/reports/count", views.report_count, name="report_count"),
     path("v1/org-unit/reports/availability", views.report_availability, name="availability"),
     path("v1/org-unit/reports/batch-delete", views.report_batch_delete, name="batch_delete"),
-    path("v1/org-unit/reports/<str:report_id>", views.report, name="report"),
-    path("v1/org-unit/reports/<str:report_id>/file", views.report_file, name="report_file"),
+    path("v1/org-unit/reports/<str:reportId>", views.report, name="report"),
+    path("v1/org-unit/reports/<str:reportId>/file", views.report_file, name="report_file"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]

@@ -135,8 +135,8 @@ def report_availability(request: Request) -> Response:
     responses={204: None, **_errors(400, 401, 403, 404)},
 )
 @api_view(["GET", "DELETE"])
-def report(request: Request, report_id: str) -> Response:
-    found = _get_report_for_subject(request, report_id)
+def report(request: Request, reportId: str) -> Response:  # noqa: N803 - the API's name
+    found = _get_report_for_subject(request, reportId)
     if request.method == "DELETE":
         try:
             services.delete_reports(request.user, [found])
@@ -155,8 +155,8 @@ def report(request: Request, report_id: str) -> Response:
     },
 )
 @api_view(["GET"])
-def report_file(request: Request, report_id: str):
-    found = _get_report_for_subject(request, report_id)
+def report_file(request: Request, reportId: str):  # noqa: N803 - the API's name
+    found = _get_report_for_subject(request, reportId)
     if not found.is_ready:
         raise Conflict(f"The report is {found.status}; its file can be downloaded once Ready.")
     return csv_response(found)
@@ -234,6 +234,8 @@ def token(request: Request) -> Response:
         )
     if not (isinstance(client_id, str) and client_id and isinstance(secret, str) and secret):
         raise exceptions.ValidationError("Give the client ID and secret of a service account.")
+    if "\x00" in client_id + secret:
+        raise exceptions.ValidationError("The client ID and secret cannot hold null characters.")
     account = ServiceAccount.objects.filter(client_id=client_id, is_active=True).first()
     if account is None:
         make_password(secret)  # as long as a wrong secret takes: no hint that the ID is unknown

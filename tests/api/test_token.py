@@ -99,6 +99,10 @@ class TestToken:
             ({"grantType": "client_credentials"}, "Give the client ID and secret"),
             ({"grantType": "client_credentials", "clientID": 5, "clientSecret": []}, "Give the"),
             (["grantType"], "The body is a JSON object."),
+            (
+                {"grantType": "client_credentials", "clientID": "a\x00", "clientSecret": "b"},
+                "cannot hold null characters",
+            ),
         ],
     )
     def test_malformed_requests_are_400(self, body, message):

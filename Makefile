@@ -57,8 +57,8 @@ else
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi; \
 	if [ ! -x "$(CHROMIUM)" ]; then \
-	  echo "The browser tests cannot run: no Chromium at $(CHROMIUM), and it could not be installed"; \
-	  echo "(that needs apt-get as root). Install Debian's chromium package, or run"; \
+	  echo "The browser tests cannot run: there is no Chromium at $(CHROMIUM), and installing"; \
+	  echo "Debian's chromium package (apt-get, as root) did not provide one. Install it, or run"; \
 	  echo "'make test SKIP_BROWSER_TESTS=1' to run everything else without them."; \
 	  exit 1; \
 	fi

@@ -89,8 +89,9 @@ def _create(request: Request) -> Response:
             request.user,
             name=fields["name"],
             description=fields["description"],
-            start=fields["start"],
-            end=fields["end"],
+            # Run:ai's clients send milliseconds; periods are kept to the second.
+            start=fields["start"].replace(microsecond=0),
+            end=fields["end"].replace(microsecond=0),
             group_by=fields["groupBy"],
             filter_by=fields["filterBy"],
         )

@@ -88,6 +88,18 @@ class TestCreate:
         }
         assert Report.objects.get(pk=report["id"]).created_by_service_account == robot
 
+    def test_milliseconds_as_runai_clients_send_them_are_dropped(self, api, usage):
+        response = api.post(
+            REPORTS,
+            body(start="2026-03-01T09:09:18.211Z", end="2026-03-02T12:09:18.999+02:00"),
+            format="json",
+        )
+        assert response.status_code == 202
+        assert (response.json()["start"], response.json()["end"]) == (
+            "2026-03-01T09:09:18Z",
+            "2026-03-02T10:09:18Z",
+        )
+
     def test_no_group_by_means_project(self, api, usage):
         response = api.post(REPORTS, body(groupBy=None), format="json")
         assert response.json()["groupBy"] == "Project"

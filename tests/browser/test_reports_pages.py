@@ -72,14 +72,20 @@ class TestReportsInABrowser:
         status = row(page, "March GPUs").locator(".badge")
         expect(status).to_have_text("Pending")
 
-        # The row updates itself once a real worker has built the report: no reload.
+        # The row updates itself once a real worker has built the report: no reload, and the
+        # row stays selected, now with its CSV to download.
         page.evaluate("window.notReloaded = true")
+        checkbox = row(page, "March GPUs").get_by_role("checkbox")
+        checkbox.check()
+        expect(page.locator("#download-selected")).to_be_disabled()
         worker = start_worker(media, "manage.py", "qcluster")
         try:
             expect(status).to_have_text("Ready", timeout=60_000)
         finally:
             stop(worker)
         assert page.evaluate("window.notReloaded") is True
+        expect(checkbox).to_be_checked()
+        expect(page.locator("#download-selected")).to_be_enabled()
         assert Report.objects.get(name="March GPUs").is_ready
         screenshot(page, "reports-table")
 

@@ -137,22 +137,30 @@ def delete_reports(subject, reports: Iterable[Report]) -> int:
     """Delete reports the subject may delete, and their files once the deletion commits.
     Raises PermissionDenied, deleting nothing, if any of them is not the subject's to delete."""
     reports = list(reports)
+    refused = refused_deletions(subject, reports)
+    if refused:
+        raise PermissionDenied(refusal_message(refused))
+    ids = [report.pk for report in reports]
+    with transaction.atomic():
+        files = [report.file.name for report in Report.objects.filter(pk__in=ids) if report.file]
+        deleted, _ = Report.objects.filter(pk__in=ids).delete()
+        transaction.on_commit(lambda: delete_files(files))
+    return deleted
+
+
+def refused_deletions(subject, reports: Iterable[Report]) -> list[Report]:
+    """Those of the reports that the subject may not delete (spec 2.3), in one query."""
+    reports = list(reports)
     allowed = set(
         Report.objects.deletable_by(subject)
         .filter(pk__in=[report.pk for report in reports])
         .values_list("pk", flat=True)
     )
-    refused = [report for report in reports if report.pk not in allowed]
-    if refused:
-        names = ", ".join(report.name for report in refused)
-        raise PermissionDenied(f"You may not delete: {names}.")
-    with transaction.atomic():
-        files = [
-            report.file.name for report in Report.objects.filter(pk__in=allowed) if report.file
-        ]
-        deleted, _ = Report.objects.filter(pk__in=allowed).delete()
-        transaction.on_commit(lambda: delete_files(files))
-    return deleted
+    return [report for report in reports if report.pk not in allowed]
+
+
+def refusal_message(refused: Iterable[Report]) -> str:
+    return f"You may not delete: {', '.join(report.name for report in refused)}."
 
 
 def enqueue_build(report_id) -> None:

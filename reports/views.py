@@ -160,12 +160,7 @@ def report_delete(request: HttpRequest) -> HttpResponse:
         reports = _get_selected_reports(request)
     except BadSelection as bad:
         return _back_with_error(request, bad)
-    deletable = set(
-        Report.objects.deletable_by(request.user)
-        .filter(pk__in=[report.pk for report in reports])
-        .values_list("pk", flat=True)
-    )
-    refused = [report for report in reports if report.pk not in deletable]
+    refused = services.refused_deletions(request.user, reports)
     if refused:
         template = "_delete_dialog.html" if request.htmx else "report_delete_refused.html"
         return render(request, f"reports/{template}", {"refused": refused}, status=403)

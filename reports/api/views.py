@@ -173,22 +173,26 @@ def report_batch_delete(request: Request) -> Response:
     body = s.BatchDeleteRequestSerializer(data=request.data)
     body.is_valid(raise_exception=True)
     requested = list(dict.fromkeys(body.validated_data["ids"]))  # once each, in order
-    visible = Report.objects.visible_to(request.user)
+    ids = {raw_id: _uuid(raw_id) for raw_id in requested}
+    found = {
+        report.pk: report
+        for report in Report.objects.visible_to(request.user).filter(
+            pk__in=[pk for pk in ids.values() if pk]
+        )
+    }
+    refused = {report.pk for report in services.refused_deletions(request.user, found.values())}
     accepted, failed = [], []
-    for raw_id in requested:
-        report_id = _uuid(raw_id)
-        found = visible.filter(pk=report_id).first() if report_id else None
-        if report_id is None:
+    for raw_id, pk in ids.items():
+        if pk is None:
             failed.append({"id": raw_id, "code": 400, "message": "Not a report id (a UUID)."})
-        elif found is None:
+        elif pk not in found:
             failed.append({"id": raw_id, "code": 404, "message": "Report not found."})
+        elif pk in refused:
+            message = services.refusal_message([found[pk]])
+            failed.append({"id": raw_id, "code": 403, "message": message})
         else:
-            try:
-                services.delete_reports(request.user, [found])
-            except PermissionDenied as refused:
-                failed.append({"id": raw_id, "code": 403, "message": str(refused)})
-            else:
-                accepted.append(raw_id)
+            accepted.append(raw_id)
+    services.delete_reports(request.user, [found[ids[raw_id]] for raw_id in accepted])
     return Response(
         {
             "accepted": accepted,

@@ -50,7 +50,16 @@ class ReportRequestSerializer(serializers.Serializer):
     )
 
 
-class ListQuerySerializer(serializers.Serializer):
+class SearchQuerySerializer(serializers.Serializer):
+    search = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Free text in name, description or creator.",
+    )
+
+
+class ListQuerySerializer(SearchQuerySerializer):
     sortBy = serializers.ChoiceField(choices=list(SORT_FIELDS), required=False)
     sortOrder = serializers.ChoiceField(choices=["asc", "desc"], default="asc")
     offset = serializers.IntegerField(min_value=0, max_value=INT32_MAX, default=0)

@@ -42,7 +42,6 @@ FILTER_BY = OpenApiParameter(
     ),
     explode=False,
 )
-SEARCH = OpenApiParameter("search", str, description="Free text in name, description or creator.")
 REPORT_ID = OpenApiParameter("reportId", OpenApiTypes.UUID, OpenApiParameter.PATH)
 
 
@@ -53,7 +52,7 @@ def _errors(*codes: int) -> dict:
 @extend_schema(
     methods=["GET"],
     operation_id="list_reports",
-    parameters=[FILTER_BY, s.ListQuerySerializer, SEARCH],
+    parameters=[FILTER_BY, s.ListQuerySerializer],
     responses={200: s.ReportListSerializer, **_errors(400, 401, 403)},
 )
 @extend_schema(
@@ -66,10 +65,8 @@ def _errors(*codes: int) -> dict:
 def reports(request: Request) -> Response:
     if request.method == "POST":
         return _create(request)
-    query = s.ListQuerySerializer(data=request.query_params)
-    query.is_valid(raise_exception=True)
-    params = query.validated_data
-    found = _filtered(request)
+    params = _query(s.ListQuerySerializer, request)
+    found = _filtered(request, params["search"])
     if "sortBy" in params:
         column = s.SORT_FIELDS[params["sortBy"]]
         prefix = "-" if params["sortOrder"] == "desc" else ""
@@ -106,12 +103,13 @@ def _create(request: Request) -> Response:
 
 @extend_schema(
     operation_id="count_reports",
-    parameters=[FILTER_BY, SEARCH],
+    parameters=[FILTER_BY, s.SearchQuerySerializer],
     responses={200: s.CountSerializer, **_errors(400, 401, 403)},
 )
 @api_view(["GET"])
 def report_count(request: Request) -> Response:
-    return Response({"count": _filtered(request).count()})
+    params = _query(s.SearchQuerySerializer, request)
+    return Response({"count": _filtered(request, params["search"]).count()})
 
 
 @extend_schema(
@@ -252,16 +250,20 @@ def token(request: Request) -> Response:
     return Response({"accessToken": access_token, "expiresIn": lifetime})
 
 
-def _filtered(request: Request) -> QuerySet[Report]:
+def _query(serializer_class, request: Request) -> dict:
+    """The query parameters, checked (400 naming the parameter otherwise)."""
+    query = serializer_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return query.validated_data
+
+
+def _filtered(request: Request, search: str) -> QuerySet[Report]:
     """The reports the caller may see, narrowed by filterBy and search."""
     found = Report.objects.visible_to(request.user)
     try:
         found = found.filter(parse_filter_by(request.query_params.getlist("filterBy")))
     except FilterError as bad:
         raise exceptions.ValidationError(str(bad)) from None
-    search = request.query_params.get("search", "")
-    if "\x00" in search:
-        raise exceptions.ValidationError("search: Null characters are not allowed.")
     return ReportFilterSet({"q": search}, queryset=found).qs
 
 

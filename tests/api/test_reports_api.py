@@ -181,6 +181,7 @@ class TestList:
             ({"offset": 2**40}, "offset: Ensure this value is less than or equal to"),
             ({"sortBy": "size"}, 'sortBy: "size" is not a valid choice.'),
             ({"sortOrder": "up"}, 'sortOrder: "up" is not a valid choice.'),
+            ({"search": "a\x00b"}, "search: Null characters are not allowed."),
         ],
     )
     def test_bad_paging_and_sorting_are_400(self, api, seven, params, message):
@@ -337,7 +338,7 @@ class TestElsewhere:
     def test_a_failure_is_a_json_500(self, robot, monkeypatch):
         from tests.api.conftest import bearer
 
-        monkeypatch.setattr("reports.api.views._filtered", lambda request: 1 / 0)
+        monkeypatch.setattr("reports.api.views._filtered", lambda request, search: 1 / 0)
         client = bearer(robot)
         client.raise_request_exception = False
         response = client.get(f"{REPORTS}/count")

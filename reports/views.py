@@ -1,4 +1,5 @@
 import csv
+import heapq
 import itertools
 import uuid
 from decimal import Decimal, InvalidOperation
@@ -120,9 +121,7 @@ def report_detail(request: HttpRequest, report_id) -> HttpResponse:
     report = _get_report_for_user(request, report_id)
     context = {"report": report}
     if report.is_ready:
-        rows = _read_csv(report)
-        context["preview"] = rows[: PREVIEW_ROWS + 1]
-        context["chart"] = _top_segments(report, rows)
+        context["preview"], context["chart"] = _preview_and_chart(report)
     return render(request, "reports/report_detail.html", context)
 
 
@@ -219,27 +218,29 @@ def _back_to_list(request: HttpRequest) -> HttpResponse:
     return redirect(_next_url(request))
 
 
-def _read_csv(report: Report) -> list[list[str]]:
+def _preview_and_chart(report: Report) -> tuple[list[list[str]], list[dict]]:
+    """One pass over the CSV: its header and first rows, and the segments with the most GPU
+    allocation hours, largest first, each with its share of the largest (the bar's length)."""
+    width = len(SEGMENT_COLUMNS[report.group_by])
     with report.file.open("rb") as file:
-        lines = (line.decode("utf-8") for line in file)
-        return list(csv.reader(lines))
-
-
-def _top_segments(report: Report, rows: list[list[str]]) -> list[dict]:
-    """The segments with the most GPU allocation hours, largest first, each with its share of
-    the largest (for the bar's length)."""
-    segment_width = len(SEGMENT_COLUMNS[report.group_by])
-    totals = []
-    for row in itertools.islice(rows, 1, None):
-        try:
-            hours = Decimal(row[segment_width])
-        except (IndexError, InvalidOperation):
-            continue
-        totals.append((hours, " / ".join(row[:segment_width])))
-    totals.sort(key=lambda total: total[0], reverse=True)
-    top = totals[:CHART_SEGMENTS]
+        rows = csv.reader(line.decode("utf-8") for line in file)
+        preview = list(itertools.islice(rows, PREVIEW_ROWS + 1))
+        segments = (
+            (hours, " / ".join(row[:width]))
+            for row in itertools.chain(preview[1:], rows)
+            if (hours := _decimal(row, width)) is not None
+        )
+        top = heapq.nlargest(CHART_SEGMENTS, segments, key=lambda segment: segment[0])
     largest = top[0][0] if top and top[0][0] > 0 else Decimal(1)
-    return [
+    chart = [
         {"label": label, "hours": hours, "percent": float(hours / largest * 100)}
         for hours, label in top
     ]
+    return preview, chart
+
+
+def _decimal(row: list[str], index: int) -> Decimal | None:
+    try:
+        return Decimal(row[index])
+    except (IndexError, InvalidOperation):
+        return None

@@ -10,7 +10,7 @@ from django.utils.html import format_html
 from django_tables2.data import TableQuerysetData
 from django_tables2.rows import BoundRows
 
-from .models import Report, TableColumns
+from .models import Report, ReportStatus, TableColumns
 
 # Shown until the user chooses otherwise; the rest are offered in the Columns chooser.
 DEFAULT_COLUMNS = ("name", "description", "status", "type", "created_by", "created_at", "period")
@@ -38,7 +38,7 @@ def status_badge(report: Report) -> str:
     badge = format_html(
         '<span class="badge badge-{}">{}</span>', report.status.lower(), report.status
     )
-    if report.status == "Failed" and report.status_message:
+    if report.status == ReportStatus.FAILED and report.status_message:
         badge += format_html('<span class="status-message">{}</span>', report.status_message)
     return badge
 
@@ -190,11 +190,14 @@ class ReportPaginator(Paginator):
         return None
 
 
-def save_columns(user, table: type[tables.Table], columns: list[str]) -> list[str]:
-    """Remember the user's choice of columns for a table; unknown names are dropped."""
+def save_columns(user, table: type[tables.Table], columns: list[str] | None) -> None:
+    """Remember the user's choice of columns for a table (unknown names are dropped), or with
+    None forget it: the table's defaults again."""
+    if columns is None:
+        TableColumns.objects.filter(user=user, table=table.__name__).delete()
+        return
     known = {name for name, _ in table.optional_columns()}
     kept = [name for name in columns if name in known]
     TableColumns.objects.update_or_create(
         user=user, table=table.__name__, defaults={"columns": kept}
     )
-    return kept

@@ -21,7 +21,7 @@ from . import services
 from .downloads import csv_response, zip_response
 from .filtersets import ReportFilterSet
 from .forms import ReportForm
-from .models import Report, TableColumns
+from .models import Report
 from .tables import ReportPaginator, ReportTable, save_columns
 
 PAGE_SIZES = (10, 25, 50, 100)
@@ -87,10 +87,8 @@ def report_row(request: HttpRequest, report_id) -> HttpResponse:
 @require_POST
 def report_columns(request: HttpRequest) -> HttpResponse:
     """Remember which columns the user wants in the table (or forget, back to the defaults)."""
-    if "reset" in request.POST:
-        TableColumns.objects.filter(user=request.user, table=ReportTable.__name__).delete()
-    else:
-        save_columns(request.user, ReportTable, request.POST.getlist("columns"))
+    columns = None if "reset" in request.POST else request.POST.getlist("columns")
+    save_columns(request.user, ReportTable, columns)
     return _back_to_list(request)
 
 

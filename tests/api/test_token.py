@@ -69,17 +69,12 @@ class TestToken:
                 sdk_expiry(token) == jwt.decode(token, options={"verify_signature": False})["exp"]
             )
 
-    @pytest.mark.parametrize(
-        "body",
-        [
-            {"grantType": "client_credentials", "clientID": "nobody", "clientSecret": SECRET},
-            {"grantType": "client_credentials", "clientID": "ROBOT", "clientSecret": "wrong"},
-        ],
-    )
-    def test_bad_credentials_do_not_say_which_part_was_wrong(self, robot, body):
-        if body["clientID"] == "ROBOT":
-            body["clientID"] = robot.client_id
-        assert ask(body) == (401, {"code": 401, "message": "Invalid client credentials."})
+    def test_bad_credentials_do_not_say_which_part_was_wrong(self, robot):
+        refused = (401, {"code": 401, "message": "Invalid client credentials."})
+        grant = "client_credentials"
+        unknown_id = {"grantType": grant, "clientID": "nobody", "clientSecret": SECRET}
+        wrong_secret = {"grantType": grant, "clientID": robot.client_id, "clientSecret": "wrong"}
+        assert ask(unknown_id) == ask(wrong_secret) == refused
 
     def test_an_inactive_account_gets_no_token_and_its_tokens_stop_working(self, robot):
         client = bearer(robot)

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from reports.models import Report, ReportStatus
 from reports.services import create_report
-from tests.api.conftest import service_account
+from tests.api.conftest import bearer, service_account
 from tests.reports.conftest import MARCH, ready_report
 
 REPORTS = "/api/v1/org-unit/reports"
@@ -146,8 +146,6 @@ class TestCreate:
 
     def test_a_subject_that_may_read_no_project_is_403(self, tenant):
         nobody = service_account(tenant, "nobody", role=None)
-        from tests.api.conftest import bearer
-
         response = bearer(nobody).post(REPORTS, body(), format="json")
         assert response.status_code == 403
         assert "at least one project" in response.json()["message"]
@@ -336,8 +334,6 @@ class TestElsewhere:
         assert response["Content-Type"].startswith("text/html")
 
     def test_a_failure_is_a_json_500(self, robot, monkeypatch):
-        from tests.api.conftest import bearer
-
         monkeypatch.setattr("reports.api.views._filtered", lambda request, search: 1 / 0)
         client = bearer(robot)
         client.raise_request_exception = False

@@ -27,15 +27,20 @@ def database_url() -> str:
     return f"postgres://{user}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def start_worker(media: Path, *command: str) -> subprocess.Popen:
+def start_worker(
+    media: Path, *command: str, workers: int = 1, **settings: str
+) -> subprocess.Popen:
+    """Run `python COMMAND...` with the test's database and files; SETTINGS are more
+    environment variables."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "reports_site.settings",
         "DATABASE_URL": database_url(),
         "MEDIA_ROOT": str(media),
-        "Q_WORKERS": "1",
+        "Q_WORKERS": str(workers),
         "REPORT_HEARTBEAT_TIMEOUT_SECONDS": str(HEARTBEAT_TIMEOUT),
         "SLOW_BUILD_SECONDS": "60",
+        **settings,
     }
     return subprocess.Popen(
         [sys.executable, *command],

@@ -16,6 +16,9 @@ from .models import Report, ReportStatus, TableColumns
 DEFAULT_COLUMNS = ("name", "description", "status", "type", "created_by", "created_at", "period")
 # Always shown: the row's checkbox, and the name that leads to the report's page.
 FIXED_COLUMNS = ("selection", "name")
+# Offered in the page-size choice; the query string may ask for any size up to the largest.
+PAGE_SIZES = (10, 25, 50, 100)
+DEFAULT_PAGE_SIZE = 25
 
 
 def _poll_attrs(name: str):
@@ -151,6 +154,9 @@ class ReportPaginator(Paginator):
     through a large tenant), and only that many reports are paged."""
 
     def __init__(self, object_list, per_page, count_limit: int | None = None, **kwargs):
+        # The size comes from the URL: a negative one has no first page, a huge one no end.
+        if not 1 <= int(per_page) <= PAGE_SIZES[-1]:
+            per_page = DEFAULT_PAGE_SIZE
         super().__init__(object_list, per_page, **kwargs)
         self.count_limit = count_limit
 

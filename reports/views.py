@@ -22,9 +22,8 @@ from .downloads import csv_response, zip_response
 from .filtersets import ReportFilterSet
 from .forms import ReportForm
 from .models import Report
-from .tables import ReportPaginator, ReportTable, save_columns
+from .tables import PAGE_SIZES, ReportPaginator, ReportTable, save_columns
 
-PAGE_SIZES = (10, 25, 50, 100)
 SEARCH_COUNT_LIMIT = 1000
 PREVIEW_ROWS = 10
 CHART_SEGMENTS = 10
@@ -38,14 +37,13 @@ def report_list(request: HttpRequest) -> HttpResponse:
     filterset = ReportFilterSet(request.GET, queryset=reports)
     table = ReportTable(filterset.qs)
     table.configure(request)
-    per_page = _page_size(request)
     paginate = {
-        "per_page": per_page,
         "paginator_class": ReportPaginator,
         # Text searches are the costly ones: their count stops at a limit.
         "count_limit": SEARCH_COUNT_LIMIT if filterset.searches_text() else None,
     }
     RequestConfig(request, paginate=paginate).configure(table)
+    per_page = table.paginator.per_page
     if table.paginator.count == 0 and not reports.exists():
         table.empty_text = "No reports yet. Create one with + New report."
     return render(
@@ -54,7 +52,7 @@ def report_list(request: HttpRequest) -> HttpResponse:
         {
             "filterset": filterset,
             "table": table,
-            "page_sizes": PAGE_SIZES,
+            "page_sizes": sorted({*PAGE_SIZES, per_page}),
             "per_page": per_page,
             "columns": ReportTable.optional_columns(),
             "visible_columns": [column.name for column in table.columns],
@@ -62,14 +60,6 @@ def report_list(request: HttpRequest) -> HttpResponse:
             "size_keep": filterset.query_without("per_page"),
         },
     )
-
-
-def _page_size(request: HttpRequest) -> int:
-    try:
-        size = int(request.GET.get("per_page", 25))
-    except ValueError:
-        return 25
-    return size if size in PAGE_SIZES else 25
 
 
 @login_required

@@ -7,6 +7,7 @@ import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
 
+from .forms import validate_day
 from .models import Report, ReportStatus, ReportType
 
 
@@ -46,22 +47,26 @@ class ReportFilterSet(django_filters.FilterSet):
         lookup_expr="gte",
         label="Created from",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        validators=[validate_day],
     )
     created_before = django_filters.IsoDateTimeFilter(
         field_name="created_at",
         lookup_expr="lt",
         label="Created before",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        validators=[validate_day],
     )
     period_from = django_filters.DateFilter(
         method="period_overlaps_from",
         label="Period overlaps from",
         widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[validate_day],
     )
     period_to = django_filters.DateFilter(
         method="period_overlaps_to",
         label="Period overlaps to",
         widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[validate_day],
     )
 
     # The Add filter menu: one entry per column, with the filters it sets.

@@ -1,8 +1,9 @@
 """The new-report form (spec 4.4): whole UTC days, the end date included."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django import forms
+from django.core.exceptions import ValidationError
 
 from consumption.aggregation import Segment
 from reports_site.tenancy import permissions
@@ -17,17 +18,32 @@ FORM_FIELD_OF = {
     "filter_by": "projects",
 }
 
+# A day short of either end of the calendar, so that a time zone's offset and the included
+# last day still fit in a datetime.
+EARLIEST_DAY, LATEST_DAY = date(1, 1, 2), date(9999, 12, 30)
+
+
+def validate_day(value: date | datetime) -> None:
+    """Refuse a date (or a moment) too near the end of the calendar to compute with."""
+    day = value.date() if isinstance(value, datetime) else value
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise ValidationError(f"Enter a date between {EARLIEST_DAY} and {LATEST_DAY}.")
+
 
 class ReportForm(forms.Form):
     name = forms.CharField(max_length=250, strip=True)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
     start_date = forms.DateField(
-        label="Start date", widget=forms.DateInput(attrs={"type": "date"}), help_text="UTC"
+        label="Start date",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="UTC",
+        validators=[validate_day],
     )
     end_date = forms.DateField(
         label="End date",
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text="UTC, included",
+        validators=[validate_day],
     )
     group_by = forms.ChoiceField(
         label="Segment by", choices=[(s, s) for s in Segment.CHOICES], initial=Segment.PROJECT

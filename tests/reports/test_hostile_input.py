@@ -5,9 +5,11 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from reports.models import Report
 from tests.reports.conftest import ready_report
 
 LIST = reverse("reports:report_list")
+CREATE = reverse("reports:report_create")
 
 pytestmark = [pytest.mark.usefixtures("no_queue"), pytest.mark.django_db]
 
@@ -32,3 +34,49 @@ class TestListPageSize:
         assert response.status_code == 200
         assert response.context["table"].paginator.per_page == 25
         assert "March GPUs" in response.content.decode()
+
+
+class TestListDates:
+    @pytest.mark.parametrize(
+        "field, value, label",
+        [
+            ("period_to", "9999-12-31", "Period overlaps to"),
+            ("period_from", "9999-12-31", "Period overlaps from"),
+            ("period_from", "0001-01-01", "Period overlaps from"),
+            ("created_after", "9999-12-31T23:59:59-05:00", "Created from"),
+            ("created_before", "0001-01-01T00:00:00+05:00", "Created before"),
+        ],
+    )
+    def test_a_date_at_the_edge_is_refused_with_a_message(
+        self, browser, march, field, value, label
+    ):
+        response = browser.get(LIST, {field: value})
+        assert response.status_code == 200
+        assert list(response.context["filterset"].errors) == [field]
+        html = response.content.decode()
+        assert f"{label}: Enter a date between 0001-01-02 and 9999-12-30." in html
+        # The other filters still apply: the report is listed.
+        assert "March GPUs" in html
+
+    def test_the_last_supported_day_still_filters(self, browser, march):
+        response = browser.get(LIST, {"period_from": "2026-03-31", "period_to": "9998-12-31"})
+        assert response.status_code == 200
+        assert not response.context["filterset"].errors
+        assert "March GPUs" in response.content.decode()
+
+
+class TestCreateDates:
+    @pytest.mark.parametrize(
+        "start, end, field",
+        [("2026-03-01", "9999-12-31", "end_date"), ("9999-12-31", "9999-12-31", "start_date")],
+    )
+    def test_a_date_at_the_edge_is_an_error_beside_its_field(
+        self, browser, usage, start, end, field
+    ):
+        data = {"name": "Far", "start_date": start, "end_date": end, "group_by": "Project"}
+        response = browser.post(CREATE, data)
+        assert response.status_code == 400
+        assert field in response.context["form"].errors
+        html = response.content.decode()
+        assert 'value="Far"' in html and f'value="{end}"' in html
+        assert not Report.objects.exists()

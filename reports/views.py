@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -196,14 +196,18 @@ def _back_with_error(request: HttpRequest, error: Exception) -> HttpResponse:
 
 
 def _next_url(request: HttpRequest) -> str:
+    """Where the form came from (the list with its query), if that is a path of this site."""
     url = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}):
+    if url.startswith("/") and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}
+    ):
         return url
     return reverse("reports:report_list")
 
 
 def _back_to_list(request: HttpRequest) -> HttpResponse:
-    return redirect(_next_url(request))
+    # Not redirect(): it would take a bare word for the name of a URL pattern.
+    return HttpResponseRedirect(_next_url(request))
 
 
 def _preview_and_chart(report: Report) -> tuple[list[list[str]], list[dict]]:

@@ -10,6 +10,10 @@ from tests.reports.conftest import ready_report
 
 LIST = reverse("reports:report_list")
 CREATE = reverse("reports:report_create")
+COLUMNS = reverse("reports:report_columns")
+DELETE = reverse("reports:report_delete")
+DOWNLOAD = reverse("reports:report_download_selected")
+FORM = "application/x-www-form-urlencoded"
 
 pytestmark = [pytest.mark.usefixtures("no_queue"), pytest.mark.django_db]
 
@@ -80,3 +84,32 @@ class TestCreateDates:
         html = response.content.decode()
         assert 'value="Far"' in html and f'value="{end}"' in html
         assert not Report.objects.exists()
+
+
+class TestNextIsOnlyAUrl:
+    @pytest.mark.parametrize("junk", ["foo", "0", "reports:report_list", "javascript:alert(1)"])
+    def test_columns_go_back_to_the_list(self, browser, junk):
+        response = browser.post(COLUMNS, {"columns": ["status"], "next": junk})
+        assert (response.status_code, response["Location"]) == (302, LIST)
+
+    @pytest.mark.parametrize("junk", ["foo", "0", "//evil.example/"])
+    def test_delete_goes_back_to_the_list(self, browser, march, junk):
+        response = browser.post(DELETE, {"ids": [march.pk], "confirm": "1", "next": junk})
+        assert (response.status_code, response["Location"]) == (302, LIST)
+        assert not Report.objects.exists()
+
+    def test_a_bad_selection_goes_back_to_the_list(self, browser):
+        response = browser.post(DOWNLOAD, {"ids": ["x"], "next": "foo"})
+        assert (response.status_code, response["Location"]) == (302, LIST)
+
+    def test_a_path_of_the_site_is_kept(self, browser):
+        response = browser.post(COLUMNS, {"columns": ["status"], "next": f"{LIST}?q=march"})
+        assert response["Location"] == f"{LIST}?q=march"
+
+
+class TestInvalidUtf8:
+    @pytest.mark.parametrize("url", [DELETE, DOWNLOAD, COLUMNS])
+    def test_a_body_that_is_not_utf8_is_refused(self, browser, march, url):
+        response = browser.post(url, "ids=%FF&next=%FF&confirm=1", content_type=FORM)
+        assert response.status_code < 500
+        assert Report.objects.filter(pk=march.pk).exists()

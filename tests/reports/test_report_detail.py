@@ -45,7 +45,7 @@ class TestReportDetail:
         ]
         html = response.content.decode()
         assert "Top projects by GPU allocation hours" in html
-        assert 'style="width: 12.5%"' in html
+        assert '<rect class="bar" width="12.5%"' in html
 
     def test_a_pending_report_has_no_preview_or_download(self, client, viewer, pending):
         client.force_login(viewer)

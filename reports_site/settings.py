@@ -234,11 +234,21 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
-# Lifetime of an access token from POST /api/v1/token, and how many failed token requests one
-# address may make in API_TOKEN_FAILURE_WINDOW_SECONDS before it must wait.
+# Lifetime of an access token from POST /api/v1/token. Failed token requests are counted in the
+# database (shared by every process) per client ID and per address, in windows of
+# API_TOKEN_FAILURE_WINDOW_SECONDS. A client ID with API_TOKEN_MAX_FAILURES must wait, right
+# secret or not. An address with API_TOKEN_MAX_FAILURES_PER_ADDRESS is refused wrong credentials,
+# but still gets tokens for client IDs that are not locked: a proxy's address is many clients'.
 API_TOKEN_LIFETIME_SECONDS = env_int("API_TOKEN_LIFETIME_SECONDS", 3600)
 API_TOKEN_MAX_FAILURES = env_int("API_TOKEN_MAX_FAILURES", 10)
+API_TOKEN_MAX_FAILURES_PER_ADDRESS = env_int("API_TOKEN_MAX_FAILURES_PER_ADDRESS", 100)
 API_TOKEN_FAILURE_WINDOW_SECONDS = env_int("API_TOKEN_FAILURE_WINDOW_SECONDS", 300)
+# A client's address is REMOTE_ADDR, unless the site is behind TRUSTED_PROXY_COUNT proxies that
+# each append to TRUSTED_PROXY_HEADER (e.g. X-Forwarded-For); see reports_site.client_address.
+TRUSTED_PROXY_HEADER = os.environ.get("TRUSTED_PROXY_HEADER", "").strip()
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1)
+if TRUSTED_PROXY_HEADER and TRUSTED_PROXY_COUNT < 1:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be at least 1 with TRUSTED_PROXY_HEADER.")
 SPECTACULAR_SETTINGS = {
     "TITLE": "GPU consumption reports API",
     "DESCRIPTION": "Run:ai-compatible reports API: consumption reports built in the background.",

@@ -6,7 +6,6 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
@@ -21,7 +20,8 @@ from reports import services
 from reports.downloads import csv_response
 from reports.filtersets import ReportFilterSet
 from reports.models import Report
-from reports_site.tenancy.models import ServiceAccount
+from reports_site.client_address import client_address
+from reports_site.tenancy.models import ServiceAccount, TokenFailure
 
 from . import serializers as s
 from . import tokens
@@ -214,15 +214,38 @@ def report_batch_delete(request: Request) -> Response:
 @permission_classes([AllowAny])
 def token(request: Request) -> Response:
     """A service account's access token, for `client_credentials` (clientID, clientSecret) or
-    the deprecated `app_token` grant (appID, appSecret, as the runapy SDK sends them)."""
-    failures_key = f"api-token-failures:{request.META.get('REMOTE_ADDR', '')}"
-    window = settings.API_TOKEN_FAILURE_WINDOW_SECONDS
-    if cache.get(failures_key, 0) >= settings.API_TOKEN_MAX_FAILURES:
-        return error_response(
-            429,
-            f"Too many failed attempts; try again in {window} seconds.",
-            {"Retry-After": str(window)},
-        )
+    the deprecated `app_token` grant (appID, appSecret, as the runapy SDK sends them).
+
+    Failed requests are counted per client ID and per address (TokenFailure). A client ID that
+    has had its tries waits, right secret or not: it is the one being guessed. An address that
+    has had its tries is refused wrong credentials, but the right secret of a client ID that is
+    not locked still works from it: behind a proxy, every service account shares one address."""
+    client_id, secret = _credentials(request)
+    failures = TokenFailure.objects
+    wait = failures.wait_seconds(
+        TokenFailure.Kind.CLIENT_ID, client_id, settings.API_TOKEN_MAX_FAILURES
+    )
+    if wait:
+        return _too_many_failures(wait)
+    account = ServiceAccount.objects.filter(client_id=client_id, is_active=True).first()
+    if account is None:
+        make_password(secret)  # as long as a wrong secret takes: no hint that the ID is unknown
+    if account is not None and account.check_secret(secret):
+        access_token, lifetime = tokens.issue(account)
+        return Response({"accessToken": access_token, "expiresIn": lifetime})
+    address = client_address(request)
+    wait = failures.wait_seconds(
+        TokenFailure.Kind.ADDRESS, address, settings.API_TOKEN_MAX_FAILURES_PER_ADDRESS
+    )
+    failures.record(TokenFailure.Kind.CLIENT_ID, client_id)
+    failures.record(TokenFailure.Kind.ADDRESS, address)
+    if wait:
+        return _too_many_failures(wait)
+    return error_response(401, "Invalid client credentials.")
+
+
+def _credentials(request: Request) -> tuple[str, str]:
+    """The client ID and secret of either grant; 400 for anything else."""
     if not isinstance(request.data, dict):
         raise exceptions.ValidationError("The body is a JSON object.")
     body = {str(key).lower(): value for key, value in request.data.items()}
@@ -239,15 +262,13 @@ def token(request: Request) -> Response:
         raise exceptions.ValidationError("Give the client ID and secret of a service account.")
     if "\x00" in client_id + secret:
         raise exceptions.ValidationError("The client ID and secret cannot hold null characters.")
-    account = ServiceAccount.objects.filter(client_id=client_id, is_active=True).first()
-    if account is None:
-        make_password(secret)  # as long as a wrong secret takes: no hint that the ID is unknown
-    if account is None or not account.check_secret(secret):
-        cache.add(failures_key, 0, window)
-        cache.incr(failures_key)
-        return error_response(401, "Invalid client credentials.")
-    access_token, lifetime = tokens.issue(account)
-    return Response({"accessToken": access_token, "expiresIn": lifetime})
+    return client_id, secret
+
+
+def _too_many_failures(wait: int) -> Response:
+    return error_response(
+        429, f"Too many failed attempts; try again in {wait} seconds.", {"Retry-After": str(wait)}
+    )
 
 
 def _query(serializer_class, request: Request) -> dict:

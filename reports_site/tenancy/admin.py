@@ -16,6 +16,7 @@ from .models import (
     RolePermission,
     ServiceAccount,
     Tenant,
+    TokenFailure,
     User,
 )
 
@@ -155,6 +156,23 @@ def _show_secret_once(request: HttpRequest, account: ServiceAccount, secret: str
         f"{account}: client ID {account.client_id}, secret {secret} "
         "(copy it now: it cannot be shown again).",
     )
+
+
+@admin.register(TokenFailure)
+class TokenFailureAdmin(admin.ModelAdmin):
+    """Failed token requests being counted; deleting a row lifts that client ID's or address's
+    wait at once."""
+
+    list_display = ["kind", "key", "failures", "window_start"]
+    list_filter = ["kind"]
+    search_fields = ["key"]
+    readonly_fields = ["kind", "key", "failures", "window_start"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: TokenFailure | None = None) -> bool:
+        return False
 
 
 class RolePermissionInline(admin.TabularInline):

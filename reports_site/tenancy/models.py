@@ -3,15 +3,18 @@ machines that act in a tenant, and the access rules that say what each of them m
 
 from __future__ import annotations
 
+import math
 import secrets
 import uuid
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.models import PermissionsMixin
 from django.core.exceptions import ValidationError
-from django.db import models
-from django.db.models import Q, Value
+from django.db import IntegrityError, models, transaction
+from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
@@ -263,6 +266,67 @@ class ServiceAccount(models.Model):
 
     def check_secret(self, secret: str) -> bool:
         return bool(self.secret_hash) and check_password(secret, self.secret_hash)
+
+
+class TokenFailureQuerySet(models.QuerySet):
+    def wait_seconds(self, kind: str, key: str, limit: int) -> int:
+        """How long the key must wait before its next try: 0 unless it has had `limit` failed
+        token requests in its current window, else the seconds left of that window."""
+        now = timezone.now()
+        window = timedelta(seconds=settings.API_TOKEN_FAILURE_WINDOW_SECONDS)
+        row = self.filter(
+            kind=kind, key=key[: TokenFailure.KEY_LENGTH], window_start__gt=now - window
+        ).first()
+        if row is None or row.failures < limit:
+            return 0
+        return max(1, math.ceil((row.window_start + window - now).total_seconds()))
+
+    def record(self, kind: str, key: str) -> None:
+        """Count one failed token request for the key, in its window or in a new one if that has
+        ended. Each step is a single conditional statement, so processes never lose a count."""
+        now = timezone.now()
+        cutoff = now - timedelta(seconds=settings.API_TOKEN_FAILURE_WINDOW_SECONDS)
+        self.filter(window_start__lte=cutoff).delete()  # every key's ended windows
+        mine = self.filter(kind=kind, key=key[: TokenFailure.KEY_LENGTH])
+        while True:
+            if mine.filter(window_start__gt=cutoff).update(failures=F("failures") + 1):
+                return
+            # The window ended since the prune: start a new one, unless another process just did.
+            if mine.filter(window_start__lte=cutoff).update(failures=1, window_start=now):
+                return
+            try:
+                with transaction.atomic():
+                    mine.create(kind=kind, key=key[: TokenFailure.KEY_LENGTH], window_start=now)
+                return
+            except IntegrityError:
+                continue  # another process counted the first failure: count on top of it
+
+
+class TokenFailure(models.Model):
+    """Failed token requests of one client ID or one address in its current window, kept in the
+    database so that every web process counts them together (spec 5, POST /api/v1/token)."""
+
+    class Kind(models.TextChoices):
+        CLIENT_ID = "client_id", "client ID"
+        ADDRESS = "address", "address"
+
+    KEY_LENGTH = 255  # longer client IDs are no one's, so sharing a count among them does no harm
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    key = models.CharField(max_length=KEY_LENGTH)
+    failures = models.PositiveIntegerField(default=1)
+    window_start = models.DateTimeField(db_index=True)
+
+    objects = TokenFailureQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-window_start"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "key"], name="token_failure_unique_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.key}: {self.failures}"
 
 
 class Resource(models.TextChoices):

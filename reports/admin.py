@@ -1,5 +1,4 @@
 from django.contrib import admin, messages
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
@@ -86,14 +85,9 @@ class ReportAdmin(admin.ModelAdmin):
         )
         self.message_user(request, f"{count} report(s) marked as failed (Ready ones are kept).")
 
+    # An operator's delete, of one report or many, removes the files too.
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Report]) -> None:
-        # The operator's bulk delete removes the files too.
-        files = [name for name in queryset.values_list("file", flat=True) if name]
-        super().delete_queryset(request, queryset)
-        transaction.on_commit(lambda: services.delete_files(files))
+        queryset.delete_with_files()
 
     def delete_model(self, request: HttpRequest, obj: Report) -> None:
-        name = obj.file.name if obj.file else None
-        super().delete_model(request, obj)
-        if name:
-            transaction.on_commit(lambda: services.delete_files([name]))
+        Report.objects.filter(pk=obj.pk).delete_with_files()

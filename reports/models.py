@@ -6,7 +6,8 @@ import uuid
 from datetime import UTC, time, timedelta
 
 from django.contrib import admin
-from django.db import models
+from django.core.files.storage import default_storage
+from django.db import models, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -46,6 +47,24 @@ class ReportQuerySet(models.QuerySet):
         if permissions.holds_at_tenant_scope(subject, "project", action):
             return reports
         return reports.filter(_created_by(subject))
+
+    def delete_with_files(self) -> int:
+        """Delete these reports, and their files once the deletion commits.
+
+        The rows are locked first, so that a build finishing at the same moment either stored
+        its file before (and it is deleted here) or finds its report gone and removes the file
+        itself (tasks.build_report); SQLite's write lock does the same there."""
+        with transaction.atomic():
+            doomed = list(self.select_for_update().values_list("pk", "file"))
+            deleted, _ = Report.objects.filter(pk__in=[pk for pk, _ in doomed]).delete()
+            files = [name for _, name in doomed if name]
+            transaction.on_commit(lambda: delete_files(files))
+        return deleted
+
+
+def delete_files(names: list[str]) -> None:
+    for name in names:
+        default_storage.delete(name)
 
 
 def _created_by(subject) -> Q:
@@ -98,6 +117,9 @@ class Report(models.Model):
     # The build: its heartbeat while Processing, and what it produced.
     heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
     build_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
+    # How many times its build was put in the queue: a build lost before any worker took it
+    # is queued again, a limited number of times.
+    times_queued = models.PositiveSmallIntegerField(default=1, editable=False)
     row_count = models.PositiveIntegerField("rows", null=True, blank=True)
     file_size = models.PositiveBigIntegerField("size", null=True, blank=True)
     file = models.FileField(upload_to=report_file_name, blank=True, max_length=200)

@@ -140,12 +140,7 @@ def delete_reports(subject, reports: Iterable[Report]) -> int:
     refused = refused_deletions(subject, reports)
     if refused:
         raise PermissionDenied(refusal_message(refused))
-    ids = [report.pk for report in reports]
-    with transaction.atomic():
-        files = [report.file.name for report in Report.objects.filter(pk__in=ids) if report.file]
-        deleted, _ = Report.objects.filter(pk__in=ids).delete()
-        transaction.on_commit(lambda: delete_files(files))
-    return deleted
+    return Report.objects.filter(pk__in=[report.pk for report in reports]).delete_with_files()
 
 
 def refused_deletions(subject, reports: Iterable[Report]) -> list[Report]:
@@ -181,13 +176,6 @@ def requeue(reports: Iterable[Report]) -> int:
     for report_id in ids:
         transaction.on_commit(lambda report_id=report_id: enqueue_build(report_id))
     return count
-
-
-def delete_files(names: list[str]) -> None:
-    from django.core.files.storage import default_storage
-
-    for name in names:
-        default_storage.delete(name)
 
 
 def _duplicate(name: str) -> DuplicateReportName:

@@ -6,12 +6,11 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -27,6 +26,10 @@ FAILED_MESSAGE = (
 )
 STUCK_MESSAGE = (
     "The build stopped before it finished (its worker died). Try creating the report again."
+)
+LOST_MESSAGE = (
+    "No worker started this report's build, although it was queued {times} times. Ask an "
+    "operator to check that the report workers are running, then create the report again."
 )
 MAX_ATTEMPTS = 3
 
@@ -162,16 +165,63 @@ def sweep_stuck_builds() -> str:
     return f"{requeued} re-queued, {failed} failed"
 
 
+def sweep_lost_builds(taken_before: datetime | None = None) -> str:
+    """Scheduled: a report Pending for longer than REPORT_QUEUE_TIMEOUT_SECONDS whose build task
+    is gone from the queue (a worker could not read it, a broker dropped it), or was taken by a
+    cluster long ago and never started, is queued again; after MAX_ATTEMPTS it is marked Failed.
+    `taken_before`: the tasks a cluster took before then are lost at once (that cluster was
+    stopped)."""
+    from .queue import queued_tasks
+    from .services import enqueue_build
+
+    now = timezone.now()
+    limit = now - timedelta(seconds=settings.REPORT_QUEUE_TIMEOUT_SECONDS)
+    pending = Report.objects.filter(status=ReportStatus.PENDING)
+    lost = pending.filter(status_updated_at__lt=limit)
+    tasks = queued_tasks()
+    if tasks is not None:
+        stopped = taken_before or now - timedelta(days=36500)
+        dropped = {task.report_id for task in tasks if task.taken and task.since < stopped}
+        live = {
+            task.report_id
+            for task in tasks
+            if task.report_id not in dropped and (not task.taken or task.since >= limit)
+        }
+        lost = (lost | pending.filter(pk__in=dropped)).exclude(pk__in=live)
+    failed = requeued = 0
+    for report_id, times, since in lost.values_list("pk", "times_queued", "status_updated_at"):
+        # Conditional UPDATEs: a report claimed, deleted or re-queued meanwhile is left alone.
+        still_lost = pending.filter(pk=report_id, status_updated_at=since)
+        if times >= MAX_ATTEMPTS:
+            failed += still_lost.update(
+                status=ReportStatus.FAILED,
+                status_message=LOST_MESSAGE.format(times=times),
+                status_updated_at=now,
+            )
+        elif still_lost.update(status_updated_at=now, times_queued=F("times_queued") + 1):
+            enqueue_build(report_id)
+            requeued += 1
+    return f"{requeued} re-queued, {failed} failed"
+
+
+def check_report_files(fix: bool = True) -> str:
+    """Scheduled (and `check_report_files`): files under reports/ that belong to no report are
+    deleted, and Ready reports whose file is missing are marked Failed. Returns what it found
+    (and, with `fix`, did)."""
+    from .files import check_files
+
+    return check_files(fix=fix).summary()
+
+
+def ping() -> str:
+    """A task that does nothing: `run_worker` queues it to see whether the workers take work."""
+    return "pong"
+
+
 def delete_expired_reports() -> str:
     """Scheduled: delete reports older than REPORT_RETENTION_DAYS (0 keeps them forever)."""
-    from .services import delete_files
-
     days = settings.REPORT_RETENTION_DAYS
     if days <= 0:
         return "retention off"
     expired = Report.objects.filter(created_at__lt=timezone.now() - timedelta(days=days))
-    with transaction.atomic():
-        files = [name for name in expired.values_list("file", flat=True) if name]
-        count, _ = expired.delete()
-        transaction.on_commit(lambda: delete_files(files))
-    return f"{count} deleted"
+    return f"{expired.delete_with_files()} deleted"

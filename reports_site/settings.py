@@ -218,7 +218,17 @@ Q_CLUSTER = {
 REPORT_MAX_PERIOD_DAYS = env_int("REPORT_MAX_PERIOD_DAYS", 366)
 REPORT_RETENTION_DAYS = env_int("REPORT_RETENTION_DAYS", 90)
 # A build whose heartbeat is older than this is taken for dead by the sweeper.
-REPORT_HEARTBEAT_TIMEOUT_SECONDS = env_int("REPORT_HEARTBEAT_TIMEOUT_SECONDS", 120)
+REPORT_HEARTBEAT_TIMEOUT_SECONDS = env_int("REPORT_HEARTBEAT_TIMEOUT_SECONDS", 60)
+# A report Pending for longer than this whose build task is no longer in the queue is queued
+# again (at most three times in all).
+REPORT_QUEUE_TIMEOUT_SECONDS = env_int("REPORT_QUEUE_TIMEOUT_SECONDS", 300)
+# The workers are stalled when work has waited this long and no task finished and no build beat
+# its heartbeat meanwhile (`worker_health` exits 1; `run_worker` restarts its cluster).
+WORKER_STALL_SECONDS = env_int("WORKER_STALL_SECONDS", 60)
+# `run_worker`: how often it looks at its cluster, and how long a worker process's death may
+# leave the cluster taking no work before it is restarted.
+WORKER_CHECK_SECONDS = env_int("WORKER_CHECK_SECONDS", 5)
+WORKER_PROBE_SECONDS = env_int("WORKER_PROBE_SECONDS", 20)
 
 # The REST API (Run:ai's): service accounts' bearer tokens, or the browser's session (with CSRF).
 # Errors are {"code": N, "message": "..."}.

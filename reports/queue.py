@@ -1,0 +1,104 @@
+"""What django-q2's queue holds and whether its workers get through it: read by the sweeper of
+lost builds, `worker_health` and `run_worker`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Max
+from django.utils import timezone
+from django_q.brokers import get_broker
+from django_q.brokers.orm import ORM
+from django_q.conf import Conf
+from django_q.models import OrmQ, Task
+
+from .models import Report, ReportStatus
+
+BUILD_TASK = "reports.tasks.build_report"
+
+
+@dataclass(frozen=True)
+class QueuedTask:
+    report_id: str | None  # the report, for a build
+    since: datetime  # when it was queued, or when a cluster took it
+    taken: bool  # a cluster has taken it and not yet acknowledged it
+
+
+def queued_tasks() -> list[QueuedTask] | None:
+    """The tasks in the broker, or None when the broker cannot be read this way (only the ORM
+    broker keeps its tasks where they can be listed)."""
+    broker = get_broker()
+    if not isinstance(broker, ORM):
+        return None
+    now = timezone.now()
+    retry = timedelta(seconds=Conf.RETRY)
+    found = []
+    for row in OrmQ.objects.using(Conf.ORM).filter(key=broker.list_key):
+        # A cluster that takes a task locks it for RETRY seconds, and then it is offered again.
+        taken = row.lock is not None and row.lock > now
+        since = (row.lock - retry) if taken else (row.lock or now)
+        task = row.task  # an unreadable payload decodes to a placeholder without "func"
+        args = task.get("args") or ()
+        report_id = str(args[0]) if task.get("func") == BUILD_TASK and args else None
+        found.append(QueuedTask(report_id, since, taken))
+    return found
+
+
+@dataclass(frozen=True)
+class Health:
+    healthy: bool
+    queued: int | None  # tasks in the broker (None: it cannot be read)
+    pending: int  # reports waiting for a build
+    waiting_since: datetime | None
+    last_activity: datetime | None  # a task finished, or a build's heartbeat
+
+    def describe(self, now: datetime | None = None) -> str:
+        now = now or timezone.now()
+
+        def ago(moment: datetime | None) -> str:
+            return "never" if moment is None else f"{(now - moment).total_seconds():.0f} s ago"
+
+        state = "working" if self.healthy else "STALLED"
+        queued = "unknown" if self.queued is None else self.queued
+        return (
+            f"{state}: {queued} task(s) queued, {self.pending} report(s) pending, the oldest "
+            f"waiting since {ago(self.waiting_since)}; last task or build activity "
+            f"{ago(self.last_activity)}"
+        )
+
+
+def worker_health(stall_seconds: int | None = None, now: datetime | None = None) -> Health:
+    """Stalled when work has waited longer than `stall_seconds` and in all that time no task
+    finished and no build beat its heartbeat: the workers are not taking work, whatever the
+    reason (all dead, or a cluster whose pool is jammed)."""
+    stall = timedelta(seconds=stall_seconds or settings.WORKER_STALL_SECONDS)
+    now = now or timezone.now()
+    tasks = queued_tasks()
+    pending = Report.objects.filter(status=ReportStatus.PENDING)
+    waiting_times = [task.since for task in tasks or []]
+    oldest_pending = pending.order_by("status_updated_at").values_list(
+        "status_updated_at", flat=True
+    )[:1]
+    waiting_times.extend(oldest_pending)
+    waiting_since = min(waiting_times, default=None)
+    activity = [
+        Task.objects.aggregate(last=Max("stopped"))["last"],
+        Report.objects.filter(status=ReportStatus.PROCESSING).aggregate(last=Max("heartbeat_at"))[
+            "last"
+        ],
+    ]
+    last_activity = max((moment for moment in activity if moment), default=None)
+    stalled = (
+        waiting_since is not None
+        and now - waiting_since > stall
+        and (last_activity is None or now - last_activity > stall)
+    )
+    return Health(
+        healthy=not stalled,
+        queued=None if tasks is None else len(tasks),
+        pending=pending.count(),
+        waiting_since=waiting_since,
+        last_activity=last_activity,
+    )

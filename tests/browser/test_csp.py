@@ -29,21 +29,20 @@ def problems(page: Page) -> list[str]:
     """Policy violations, console errors, uncaught exceptions and failed requests, on any page
     the test opens."""
     found: list[str] = []
+
+    def on_console(message):
+        if message.type == "error":
+            found.append(f"console: {message.text} at {message.location['url']}")
+
+    def on_response(response):
+        if response.status >= 400:
+            found.append(f"{response.status}: {response.url}")
+
     page.expose_function("cspViolation", lambda text: found.append(f"violation: {text}"))
     page.add_init_script(REPORT_VIOLATIONS)
-    page.on(
-        "console",
-        lambda message: (
-            found.append(f"console: {message.text} {message.location}") if message.type == "error" else None
-        ),
-    )
+    page.on("console", on_console)
     page.on("pageerror", lambda error: found.append(f"exception: {error}"))
-    page.on(
-        "response",
-        lambda response: (
-            found.append(f"{response.status}: {response.url}") if response.status >= 400 else None
-        ),
-    )
+    page.on("response", on_response)
     return found
 
 

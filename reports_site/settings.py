@@ -5,11 +5,13 @@ With DEBUG off, the secure-cookie, HTTPS and HSTS settings default to on.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -79,6 +81,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "axes",
     "csp",
     "reports_site.tenancy",
     "consumption",
@@ -96,6 +99,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a refused login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "reports_site.urls"
@@ -146,6 +151,11 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+# django-axes first: it refuses a locked-out login before a password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -199,6 +209,40 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     }
 }
+
+# Login throttling (django-axes). Failures are counted per account and per address, each on its
+# own: LOGIN_MAX_FAILURES failed logins for one e-mail (from anywhere), or from one address (for
+# any e-mail), refuse further logins for LOGIN_LOCKOUT_MINUTES after the last failure, right
+# password or not, with the lockout page and HTTP 429. Attempts refused during a lockout are not
+# counted, so one address gets LOGIN_MAX_FAILURES guesses per period in all: it can lock at most
+# one account at a time, never every account. Operators unlock in the admin or with
+# `manage.py axes_reset_username EMAIL` / `axes_reset_ip ADDRESS` / `axes_reset` (README.md).
+LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15)
+if LOGIN_MAX_FAILURES < 1 or LOGIN_LOCKOUT_MINUTES < 1:
+    raise ImproperlyConfigured("LOGIN_MAX_FAILURES and LOGIN_LOCKOUT_MINUTES must be at least 1.")
+
+
+def login_username(request: HttpRequest, credentials: dict | None) -> str | None:
+    """The e-mail a login names, lower-cased: logins ignore its case, so the count must too."""
+    username = (request.POST if credentials is None else credentials).get("username")
+    return username.strip().lower() if username else username
+
+
+AXES_FAILURE_LIMIT = LOGIN_MAX_FAILURES
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username"], ["ip_address"]]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = login_username
+AXES_CLIENT_IP_CALLABLE = "reports_site.client_address.client_address"
+AXES_LOCKOUT_TEMPLATE = "registration/login_locked.html"
+AXES_HTTP_RESPONSE_CODE = 429
+# A successful login does not clear the count: with an account of their own, an attacker could
+# otherwise clear their address's count between guesses.
+AXES_RESET_ON_SUCCESS = False
+# Only failures are kept, and only until they expire; successful logins are not logged.
+AXES_DISABLE_ACCESS_LOG = True
 
 # Background work: django-q2. The ORM broker needs no extra service; a build that outlives
 # `timeout` is stopped, and `retry` is well above it so a task is never run twice at once.

@@ -85,6 +85,7 @@ OPERATOR_PAGES = {
     "admin user": lambda report: reverse(
         "admin:tenancy_user_change", args=[report.created_by_user_id]
     ),
+    "admin login failures": lambda report: reverse("admin:axes_accessattempt_changelist"),
 }
 ANONYMOUS_PAGES = {
     "login": lambda report: reverse("login"),
@@ -134,6 +135,16 @@ class TestContentSecurityPolicy:
         )
         assert response.status_code == 200
         assert "<dialog" in response.content.decode()
+        self.assert_strict(response)
+
+    def test_a_failed_login_and_the_lockout_page_are_strict(self, client, alice, settings):
+        settings.AXES_ENABLED = True
+        for _ in range(settings.LOGIN_MAX_FAILURES - 1):
+            self.assert_strict(
+                client.post(reverse("login"), {"username": alice.email, "password": "wrong"})
+            )
+        response = client.post(reverse("login"), {"username": alice.email, "password": "wrong"})
+        assert response.status_code == 429
         self.assert_strict(response)
 
     def test_the_api_docs_load_their_start_up_script_from_a_file(self, client, db):

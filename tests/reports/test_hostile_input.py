@@ -113,3 +113,16 @@ class TestInvalidUtf8:
         response = browser.post(url, "ids=%FF&next=%FF&confirm=1", content_type=FORM)
         assert response.status_code < 500
         assert Report.objects.filter(pk=march.pk).exists()
+
+
+class TestLoginLoop:
+    @pytest.mark.xfail(
+        strict=True,
+        reason="Django's LoginView raises ValueError (a redirect loop) when a logged-in user's "
+        "next is the login page; reports_site/urls.py must answer with a redirect instead",
+    )
+    @pytest.mark.parametrize("method", ["get", "post"])
+    def test_a_next_that_is_the_login_page_is_not_an_error(self, browser, method):
+        login = reverse("login")
+        response = getattr(browser, method)(f"{login}?next={login}")
+        assert response.status_code == 302

@@ -75,14 +75,16 @@ def usage_rows(
 ) -> Iterator[list[str]]:
     """Hourly samples of `workloads` workloads over `hours` hours from `start`, as CSV cells in
     the order of `parsing.FIELDS`. Each workload runs in `busy` of the hours (1.0: every hour, so
-    exactly workloads × hours samples), in spells, at a steady allocation."""
-    rng = random.Random(seed)
+    exactly workloads × hours samples), in spells, at a steady allocation. A workload's allocation
+    and its first hours are the same whatever `hours` is and whichever workloads come before it."""
     for index in range(workloads):
         place = placements[index % len(placements)]
+        name = f"{place.project}-job-{index}"
+        # Its own generator, seeded with its identity; its attributes drawn before any hour's.
+        rng = random.Random(f"{seed}/{place.cluster_id}/{name}")
         gpus = Decimal(rng.choice(GPU_SIZES))
         cores = rng.choice([4, 8, 16, 32, 64])
         memory = rng.choice([16, 32, 64, 128, 256]) * GIB
-        name = f"{place.project}-job-{index}"
         running = rng.random() < busy
         for hour in range(hours):
             if busy < 1.0 and rng.random() < 0.1:  # spells of about ten hours

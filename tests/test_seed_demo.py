@@ -1,11 +1,15 @@
 """`seed_demo` builds the demo org with users of several roles, and can run again."""
 
+from datetime import UTC, datetime
+
 import pytest
+import time_machine
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 from django.db.models import F
 
 from consumption.models import UsageRollup, UsageSample
+from consumption.synthetic import synthetic_placements, usage_rows
 from reports_site.tenancy import permissions
 from reports_site.tenancy.demo import DEMO_PASSWORD
 from reports_site.tenancy.models import (
@@ -31,11 +35,31 @@ MODELS = [
 ]
 
 
+# The demo usage runs from a midnight up to now, so every test here sets the clock.
+NOW = datetime(2026, 3, 2, 6, 30, tzinfo=UTC)
+
+
 def project_names(user: User) -> set[str]:
     return {f"{p.cluster.name}/{p.name}" for p in permissions.readable_projects(user)}
 
 
+def assert_the_usage_is_realistic() -> None:
+    samples = UsageSample.objects.for_tenant(Tenant.objects.get(slug="demo"))
+    assert samples.values("workload").distinct().count() <= 12
+    assert samples.filter(gpu_allocated_micro__gt=0).exists()
+    # Fractional GPUs, idle GPUs, and CPU use both below and above the allocation.
+    assert samples.filter(gpu_allocated_micro__in=[250_000, 500_000]).exists()
+    assert samples.filter(gpu_idle_micro__gt=0).exists()
+    assert samples.filter(cpu_used_micro__gt=F("cpu_allocated_micro")).exists()
+    assert samples.filter(cpu_used_micro__lt=F("cpu_allocated_micro")).exists()
+    # Idle spells: not every workload runs every hour.
+    hours = samples.values("start_epoch").distinct().count()
+    assert samples.count() < hours * samples.values("workload").distinct().count()
+    assert UsageRollup.objects.filter(project__cluster__tenant__slug="demo").exists()
+
+
 @pytest.mark.django_db
+@pytest.mark.time_machine(NOW, tick=False)
 class TestSeedDemo:
     def test_it_can_run_again_without_errors_or_duplicates(self, capsys):
         call_command("seed_demo")
@@ -82,19 +106,35 @@ class TestSeedDemo:
 
     def test_the_usage_is_realistic(self):
         call_command("seed_demo", "--days", "3", "--workloads", "12", stdout=None)
-        samples = UsageSample.objects.for_tenant(Tenant.objects.get(slug="demo"))
-        assert samples.values("workload").distinct().count() <= 12
-        assert samples.filter(gpu_allocated_micro__gt=0).exists()
-        # Fractional GPUs, idle GPUs, and CPU use both below and above the allocation.
-        assert samples.filter(gpu_allocated_micro__in=[250_000, 500_000]).exists()
-        assert samples.filter(gpu_idle_micro__gt=0).exists()
-        assert samples.filter(cpu_used_micro__gt=F("cpu_allocated_micro")).exists()
-        assert samples.filter(cpu_used_micro__lt=F("cpu_allocated_micro")).exists()
-        # Idle spells: not every workload runs every hour.
-        hours = samples.values("start_epoch").distinct().count()
-        assert samples.count() < hours * samples.values("workload").distinct().count()
-        assert UsageRollup.objects.filter(project__cluster__tenant__slug="demo").exists()
+        assert_the_usage_is_realistic()
+
+    @pytest.mark.parametrize("hour", range(24))
+    def test_at_any_hour_of_the_day(self, hour):
+        # How much of today has passed changes the period's length, not what the workloads are.
+        with time_machine.travel(NOW.replace(hour=hour), tick=False):
+            call_command("seed_demo", "--days", "3", "--workloads", "12", stdout=None)
+        assert_the_usage_is_realistic()
 
     def test_bad_options_are_refused(self):
         with pytest.raises(CommandError, match="--days must be from 1 to 400"):
             call_command("seed_demo", "--days", "0", stdout=None)
+
+
+class TestUsageRows:
+    """The generator behind the demo: each workload is the same however the period is cut."""
+
+    START = datetime(2026, 3, 1, tzinfo=UTC)
+
+    def test_a_shorter_period_has_the_first_hours_of_a_longer_one(self):
+        placements = synthetic_placements(clusters=1, departments=2, projects=2)
+        short = list(usage_rows(placements, workloads=8, start=self.START, hours=10))
+        long = list(usage_rows(placements, workloads=8, start=self.START, hours=40))
+        assert short == [row for row in long if row[6] < "2026-03-01T10"]
+
+    def test_fewer_workloads_are_the_first_of_more(self):
+        placements = synthetic_placements(clusters=1, departments=2, projects=2)
+        few = list(usage_rows(placements, workloads=3, start=self.START, hours=24))
+        many = list(usage_rows(placements, workloads=8, start=self.START, hours=24))
+        first_three = {row[5] for row in few}
+        assert len(first_three) == 3
+        assert few == [row for row in many if row[5] in first_three]

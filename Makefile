@@ -34,7 +34,7 @@ $(VAR_DIR)/.demo-seeded:
 # trap stops it however the server ends.
 run: migrate $(VAR_DIR)/.demo-seeded
 	@echo "Serving on http://127.0.0.1:8000/ (Ctrl-C stops the server and the worker)"
-	@$(MANAGE) qcluster & worker=$$!; \
+	@$(MANAGE) run_worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(MANAGE) runserver 127.0.0.1:8000
 

@@ -69,20 +69,27 @@ class Health:
         )
 
 
-def worker_health(stall_seconds: int | None = None, now: datetime | None = None) -> Health:
-    """Stalled when work has waited longer than `stall_seconds` and in all that time no task
-    finished and no build beat its heartbeat: the workers are not taking work, whatever the
-    reason (all dead, or a cluster whose pool is jammed)."""
+def worker_health(
+    stall_seconds: int | None = None, since: datetime | None = None, now: datetime | None = None
+) -> Health:
+    """Stalled when work has waited longer than `stall_seconds` (counted from `since` at the
+    earliest: a cluster's start) and in all that time no task finished and no build beat its
+    heartbeat: the workers are not taking work, whatever the reason (none running, or a cluster
+    whose pool is jammed). Work is a report waiting for its build, or a task in the broker that
+    no cluster has taken (one that a cluster took is its business until the broker offers it
+    again: the sweeper of lost builds looks after those)."""
     stall = timedelta(seconds=stall_seconds or settings.WORKER_STALL_SECONDS)
     now = now or timezone.now()
     tasks = queued_tasks()
     pending = Report.objects.filter(status=ReportStatus.PENDING)
-    waiting_times = [task.since for task in tasks or []]
+    waiting_times = [task.since for task in tasks or [] if not task.taken]
     oldest_pending = pending.order_by("status_updated_at").values_list(
         "status_updated_at", flat=True
     )[:1]
     waiting_times.extend(oldest_pending)
     waiting_since = min(waiting_times, default=None)
+    if waiting_since and since:
+        waiting_since = max(waiting_since, since)
     activity = [
         Task.objects.aggregate(last=Max("stopped"))["last"],
         Report.objects.filter(status=ReportStatus.PROCESSING).aggregate(last=Max("heartbeat_at"))[

@@ -267,8 +267,9 @@ REPORT_HEARTBEAT_TIMEOUT_SECONDS = env_int("REPORT_HEARTBEAT_TIMEOUT_SECONDS", 6
 # again (at most three times in all).
 REPORT_QUEUE_TIMEOUT_SECONDS = env_int("REPORT_QUEUE_TIMEOUT_SECONDS", 300)
 # The workers are stalled when work has waited this long and no task finished and no build beat
-# its heartbeat meanwhile (`worker_health` exits 1; `run_worker` restarts its cluster).
-WORKER_STALL_SECONDS = env_int("WORKER_STALL_SECONDS", 60)
+# its heartbeat meanwhile (`worker_health` exits 1; `run_worker` restarts its cluster). The
+# schedules queue a task every minute, so a working cluster is never idle for two.
+WORKER_STALL_SECONDS = env_int("WORKER_STALL_SECONDS", 120)
 # `run_worker`: how often it looks at its cluster, and how long a worker process's death may
 # leave the cluster taking no work before it is restarted.
 WORKER_CHECK_SECONDS = env_int("WORKER_CHECK_SECONDS", 5)

@@ -27,9 +27,7 @@ def database_url() -> str:
     return f"postgres://{user}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def start_worker(
-    media: Path, *command: str, workers: int = 1, **settings: str
-) -> subprocess.Popen:
+def start_worker(media: Path, *command: str, workers: int = 1, **settings: str) -> subprocess.Popen:
     """Run `python COMMAND...` with the test's database and files; SETTINGS are more
     environment variables."""
     env = {
@@ -46,8 +44,9 @@ def start_worker(
         [sys.executable, *command],
         cwd=BASE_DIR,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        # Kept beside the test's files, for a failure to be looked into.
+        stdout=(media.parent / "worker.log").open("ab"),
+        stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group, so that it can be killed whole
     )
 

@@ -1,0 +1,117 @@
+"""Processes of a running cluster killed without warning, idle and busy ones: `run_worker`
+brings the cluster back by itself, and every report ends Ready with exactly one file (spec 4.2).
+Without it, a cluster whose waiting worker was killed runs nothing ever again (django-q2 issue
+23): the first test shows that."""
+
+import os
+import signal
+import time
+
+import psutil
+import pytest
+
+from reports.models import Report, ReportStatus
+from reports.services import create_report
+from tests.reports.conftest import MARCH
+from tests.worker import start_worker, stop, wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+SLOW = {
+    "SLOW_BUILD_SECONDS": "2",
+    "WORKER_CHECK_SECONDS": "1",
+    "WORKER_PROBE_SECONDS": "5",
+}
+
+
+def cluster_processes(root: int, timeout: float = 30) -> dict[str, list[psutil.Process]]:
+    """The cluster's processes below `root` by role, read from the titles django-q2 gives them
+    (workers end in `idle` or `processing ...`), once both workers are up."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        roles = {"idle": [], "busy": [], "pusher": [], "monitor": []}
+        for process in psutil.Process(root).children(recursive=True):
+            try:
+                title = " ".join(process.cmdline()).strip()
+            except psutil.NoSuchProcess:
+                continue
+            if title.endswith(" idle"):
+                roles["idle"].append(process)
+            elif " processing " in title:
+                roles["busy"].append(process)
+            elif title.endswith(" pusher"):
+                roles["pusher"].append(process)
+            elif title.endswith(" monitor"):
+                roles["monitor"].append(process)
+        if len(roles["idle"]) + len(roles["busy"]) == 2 and roles["busy"]:
+            return roles
+        time.sleep(0.1)
+    raise AssertionError(f"the cluster's processes did not show up in {timeout} s")
+
+
+def kill(processes: list[psutil.Process]) -> None:
+    for process in processes:
+        os.kill(process.pid, signal.SIGKILL)
+
+
+def report_files(media) -> list[str]:
+    return sorted(path.name for path in (media / "reports").iterdir())
+
+
+VICTIMS = {
+    "the idle worker": lambda roles: roles["idle"][:1],
+    "the busy worker": lambda roles: roles["busy"][:1],
+    "both workers": lambda roles: roles["idle"][:1] + roles["busy"][:1],
+    "the monitor": lambda roles: roles["monitor"],
+    "the pusher": lambda roles: roles["pusher"],
+}
+
+
+def test_without_run_worker_a_killed_idle_worker_stops_the_cluster(viewer, usage, media):
+    cluster = start_worker(media, "-m", "tests.reports.slow_worker", workers=2, **SLOW)
+    try:
+        first = create_report(viewer, name="Before", start=MARCH[0], end=MARCH[1])
+        wait_for(first, ReportStatus.PROCESSING)
+        kill(VICTIMS["the idle worker"](cluster_processes(cluster.pid)))
+        wait_for(first, ReportStatus.READY)  # the busy worker finishes its build...
+        later = create_report(viewer, name="After", start=MARCH[0], end=MARCH[1])
+        with pytest.raises(AssertionError, match="still Pending"):
+            wait_for(later, ReportStatus.READY, timeout=20)  # ...and then nothing runs
+    finally:
+        stop(cluster)
+
+
+@pytest.mark.parametrize("victims", VICTIMS)
+def test_run_worker_recovers_from_killed_processes(victims, viewer, usage, media, capsys):
+    supervisor = start_worker(
+        media, "-m", "tests.reports.slow_worker", "run_worker", workers=2, **SLOW
+    )
+    try:
+        first = create_report(viewer, name="Before", start=MARCH[0], end=MARCH[1])
+        wait_for(first, ReportStatus.PROCESSING)  # one worker busy with it, the other idle
+        kill(VICTIMS[victims](cluster_processes(supervisor.pid)))
+        killed = time.monotonic()
+        later = [
+            create_report(viewer, name=f"After {number}", start=MARCH[0], end=MARCH[1])
+            for number in range(3)
+        ]
+        wait_for(later[0], ReportStatus.READY, ReportStatus.FAILED, timeout=120)
+        working_again = time.monotonic() - killed
+        for report in [first, *later]:
+            wait_for(report, ReportStatus.READY, ReportStatus.FAILED, timeout=120)
+        settled = time.monotonic() - killed
+    finally:
+        stop(supervisor)
+    reports = Report.objects.order_by("name")
+    assert [(r.name, r.status) for r in reports] == [
+        ("After 0", "Ready"),
+        ("After 1", "Ready"),
+        ("After 2", "Ready"),
+        ("Before", "Ready"),
+    ]
+    assert report_files(media) == sorted(f"{r.pk}.csv" for r in reports)
+    with capsys.disabled():
+        print(
+            f"\n[{victims} killed] a new report Ready after {working_again:.1f} s, "
+            f"every report settled after {settled:.1f} s"
+        )

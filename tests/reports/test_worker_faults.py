@@ -6,12 +6,17 @@ Without it, a cluster whose waiting worker was killed runs nothing ever again (d
 import os
 import signal
 import time
+from datetime import timedelta
 
 import psutil
 import pytest
+import time_machine
+from django.utils import timezone
+from django_q.models import OrmQ
 
 from reports.models import Report, ReportStatus
 from reports.services import create_report
+from reports.tasks import sweep_lost_builds
 from tests.reports.conftest import MARCH
 from tests.worker import start_worker, stop, wait_for
 
@@ -115,3 +120,28 @@ def test_run_worker_recovers_from_killed_processes(victims, viewer, usage, media
             f"\n[{victims} killed] a new report Ready after {working_again:.1f} s, "
             f"every report settled after {settled:.1f} s"
         )
+
+
+def test_a_build_no_worker_could_read_is_queued_again_and_built(viewer, usage, media, settings):
+    """A worker that cannot read the queued task (another SECRET_KEY) drops it: the report
+    would stay Pending forever, but the sweeper of lost builds queues it again."""
+    settings.REPORT_QUEUE_TIMEOUT_SECONDS = 1
+    report = create_report(viewer, name="Unreadable", start=MARCH[0], end=MARCH[1])
+    stranger = start_worker(media, "manage.py", "qcluster", SECRET_KEY="not this site's key")
+    try:
+        deadline = time.monotonic() + 30
+        while OrmQ.objects.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        stop(stranger)
+    assert not OrmQ.objects.exists()  # the task is gone...
+    report.refresh_from_db()
+    assert report.status == ReportStatus.PENDING  # ...and the report still waits for it
+    with time_machine.travel(timezone.now() + timedelta(seconds=2), tick=False):
+        assert sweep_lost_builds() == "1 re-queued, 0 failed"
+    worker = start_worker(media, "manage.py", "qcluster")
+    try:
+        report = wait_for(report, ReportStatus.READY, ReportStatus.FAILED)
+    finally:
+        stop(worker)
+    assert (report.status, report.times_queued) == (ReportStatus.READY, 2)

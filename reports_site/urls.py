@@ -4,14 +4,11 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from reports.api.errors import not_found, server_error
+from reports_site.tenancy.views import LoginView
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="reports:report_list"), name="home"),
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
-        name="login",
-    ),
+    path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("analytics/reports/", include("reports.urls")),
     path("api/", include("reports.api.urls")),

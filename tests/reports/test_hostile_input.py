@@ -116,13 +116,14 @@ class TestInvalidUtf8:
 
 
 class TestLoginLoop:
-    @pytest.mark.xfail(
-        strict=True,
-        reason="Django's LoginView raises ValueError (a redirect loop) when a logged-in user's "
-        "next is the login page; reports_site/urls.py must answer with a redirect instead",
-    )
     @pytest.mark.parametrize("method", ["get", "post"])
-    def test_a_next_that_is_the_login_page_is_not_an_error(self, browser, method):
+    @pytest.mark.parametrize("suffix", ["", "?again=1"])
+    def test_a_next_that_is_the_login_page_goes_home(self, browser, method, suffix):
         login = reverse("login")
-        response = getattr(browser, method)(f"{login}?next={login}")
-        assert response.status_code == 302
+        response = getattr(browser, method)(f"{login}?next={login}{suffix}")
+        assert (response.status_code, response["Location"]) == (302, "/")
+
+    def test_another_next_is_followed(self, browser):
+        login = reverse("login")
+        response = browser.get(f"{login}?next=/analytics/reports/new/")
+        assert (response.status_code, response["Location"]) == (302, "/analytics/reports/new/")

@@ -3,21 +3,12 @@ intruder, one of globex; clients that carry their tokens."""
 
 import pytest
 from django.contrib.auth.hashers import make_password
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from reports.api import tokens
 from tests.factories import ServiceAccountFactory, grant
 
 SECRET = "robot-secret"
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    """Failed token requests are counted in the cache: every test starts from none."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def service_account(tenant, name: str, role: str | None = "Viewer"):

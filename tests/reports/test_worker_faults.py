@@ -72,6 +72,17 @@ VICTIMS = {
 }
 
 
+def test_run_worker_stops_with_its_cluster(media):
+    supervisor = start_worker(media, "manage.py", "run_worker", workers=2)
+    deadline = time.monotonic() + 30
+    while len(processes := psutil.Process(supervisor.pid).children(recursive=True)) < 6:
+        assert time.monotonic() < deadline, "the cluster did not start"
+        time.sleep(0.1)
+    supervisor.send_signal(signal.SIGTERM)
+    assert supervisor.wait(timeout=40) == 0
+    assert not [process for process in processes if process.is_running()]
+
+
 def test_without_run_worker_a_killed_idle_worker_stops_the_cluster(viewer, usage, media):
     cluster = start_worker(media, "-m", "tests.reports.slow_worker", workers=2, **SLOW)
     try:

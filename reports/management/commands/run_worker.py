@@ -127,12 +127,14 @@ class Cluster:
         `grace` seconds. A jammed cluster never stops by itself."""
         descendants = self._descendants()
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.process.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=grace or 1)
-        for process in [*descendants, psutil.Process(self.process.pid)]:
+        for process in descendants:
             with contextlib.suppress(psutil.NoSuchProcess):
                 process.kill()
+        if self.process.poll() is None:
+            self.process.kill()
         self.process.wait()
 
     def _descendants(self) -> list[psutil.Process]:

@@ -205,7 +205,7 @@ def validate_absolute_path(value: str) -> None:
 
 
 def validate_divides_hour(value: int) -> None:
-    if value > 0 and HOUR_SECONDS % value:
+    if 0 < value <= HOUR_SECONDS and HOUR_SECONDS % value:  # others: the range's message
         raise ValidationError(
             "3600 must be a multiple of the scrape interval (such as 15, 30, 60 or 120 seconds), "
             "so that every hour holds the same whole number of scrapes.",
@@ -294,7 +294,10 @@ class UsageSource(models.Model):
         "base URL",
         max_length=500,
         validators=[validate_prometheus_url],
-        help_text="Prometheus's base URL, e.g. https://prometheus.example:9090.",
+        help_text=(
+            "Prometheus's base URL, e.g. https://prometheus.example:9090; a host name needs its "
+            "domain (inside the cluster: http://prometheus.monitoring.svc:9090)."
+        ),
     )
     token_env = models.CharField(
         "token variable",
@@ -414,8 +417,14 @@ class UsageSource(models.Model):
                     "compared ignoring case)."
                 ),
             ),
-            # Two sources of one cluster would write the same pods' samples.
-            models.UniqueConstraint(fields=["cluster"], name="usage_source_one_per_cluster"),
+            models.UniqueConstraint(
+                fields=["cluster"],
+                name="usage_source_one_per_cluster",
+                violation_error_code="unique",  # so that full_clean() reports it on the cluster
+                violation_error_message=(
+                    "This cluster has a usage source already: two would write the same pods' usage."
+                ),
+            ),
         ]
 
     def __str__(self) -> str:

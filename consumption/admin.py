@@ -1,11 +1,12 @@
 from django.contrib import admin
 from django.core.paginator import Paginator
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Max, Min
 from django.utils.functional import cached_property
+from django.utils.text import Truncator
 
 from . import rollups
-from .models import DAY_SECONDS, UsageRollup, UsageSample
+from .models import DAY_SECONDS, UsageRollup, UsageSample, UsageSource
 
 
 class CappedCountPaginator(Paginator):
@@ -112,3 +113,59 @@ class UsageRollupAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(UsageSource)
+class UsageSourceAdmin(admin.ModelAdmin):
+    """Sources hold no secret: only the name of the variable that holds the token."""
+
+    list_display = [
+        "name",
+        "tenant",
+        "cluster",
+        "url",
+        "enabled",
+        "collected_until",
+        "last_success_at",
+        "last_error_short",
+    ]
+    list_filter = ["tenant", "enabled"]
+    list_select_related = ["tenant", "cluster"]
+    search_fields = ["name"]
+    autocomplete_fields = ["tenant", "cluster"]
+    readonly_fields = ["collected_until", "last_success_at", "last_error", "last_error_at"]
+    fieldsets = [
+        (None, {"fields": ["tenant", "name", "cluster", "enabled"]}),
+        ("Prometheus", {"fields": ["url", "token_env", "ca_file", "scrape_interval_seconds"]}),
+        (
+            "Whose usage it is",
+            {
+                "fields": [
+                    "project_label",
+                    "namespace_prefix",
+                    "department_label",
+                    "nodepool_label",
+                    "exclude_namespaces",
+                ]
+            },
+        ),
+        (
+            "Collection",
+            {
+                "fields": [
+                    "start",
+                    "lag_seconds",
+                    "collected_until",
+                    "last_success_at",
+                    "last_error",
+                    "last_error_at",
+                ]
+            },
+        ),
+    ]
+    # Django 6 assumes https for a URL typed without a scheme; so do we, already.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    @admin.display(description="last error", ordering="last_error_at")
+    def last_error_short(self, source: UsageSource) -> str:
+        return Truncator(source.last_error).chars(80)

@@ -1,8 +1,10 @@
-"""factory-boy factories for the tenancy models; each test builds the data it needs."""
+"""factory-boy factories for the tenancy models and usage sources; each test builds the data it
+needs."""
 
 import factory
 from factory.django import DjangoModelFactory
 
+from consumption.models import UsageSource
 from reports_site.tenancy.models import (
     AccessRule,
     Cluster,
@@ -83,6 +85,16 @@ class ServiceAccountFactory(DjangoModelFactory):
     tenant = factory.SubFactory(TenantFactory)
     name = factory.Sequence(lambda n: f"robot-{n}")
     secret_hash = factory.LazyFunction(lambda: "")
+
+
+class UsageSourceFactory(DjangoModelFactory):
+    class Meta:
+        model = UsageSource
+
+    tenant = factory.SubFactory(TenantFactory)
+    cluster = factory.SubFactory(ClusterFactory, tenant=factory.SelfAttribute("..tenant"))
+    name = factory.Sequence(lambda n: f"prometheus-{n}")
+    url = factory.LazyAttribute(lambda o: f"http://{o.name}.example:9090")
 
 
 def grant(subject, role_name: str, scope) -> AccessRule:

@@ -7,8 +7,15 @@ VAR_DIR ?= var
 # The browser tests drive Debian's Chromium; SKIP_BROWSER_TESTS=1 leaves them out.
 export CHROMIUM ?= /usr/bin/chromium
 SKIP_BROWSER_TESTS ?= 0
+# The Prometheus tests run Debian's prometheus and promtool; SKIP_PROMETHEUS_TESTS=1 leaves them out.
+SKIP_PROMETHEUS_TESTS ?= 0
+# What pytest leaves out on request, as one marker expression: "not browser and not prometheus".
+SKIPPED := $(strip $(if $(filter 1,$(SKIP_BROWSER_TESTS)),browser) \
+	$(if $(filter 1,$(SKIP_PROMETHEUS_TESTS)),prometheus))
+empty :=
+space := $(empty) $(empty)
 
-.PHONY: run test lint format migrate browser clean
+.PHONY: run test lint format migrate browser prometheus clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,9 +71,30 @@ else
 	fi
 endif
 
-test: lint browser
+# Installs Debian's prometheus package (prometheus and promtool) for the Prometheus tests when
+# either is missing and apt-get can (as root); when it cannot, says so and stops, unless
+# SKIP_PROMETHEUS_TESTS=1. Where systemd runs, the package also starts a system Prometheus on
+# port 9090; the tests start their own on free ports and do not mind it.
+prometheus:
+ifeq ($(SKIP_PROMETHEUS_TESTS),1)
+	@echo "SKIP_PROMETHEUS_TESTS=1: the Prometheus tests (marked prometheus) will NOT run."
+else
+	@have() { command -v prometheus && command -v promtool; } >/dev/null 2>&1; \
+	if ! have && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "Installing Debian's prometheus package for the Prometheus tests..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; \
+	fi; \
+	if ! have; then \
+	  echo "The Prometheus tests cannot run: prometheus and promtool are not both installed, and"; \
+	  echo "installing Debian's prometheus package (apt-get, as root) did not provide them. Install"; \
+	  echo "it, or run 'make test SKIP_PROMETHEUS_TESTS=1' to run everything else without them."; \
+	  exit 1; \
+	fi
+endif
+
+test: lint browser prometheus
 	$(MANAGE) makemigrations --check --dry-run
-	$(BIN)/pytest $(if $(filter 1,$(SKIP_BROWSER_TESTS)),-m "not browser")
+	$(BIN)/pytest $(if $(SKIPPED),-m "not $(subst $(space), and not ,$(SKIPPED))")
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

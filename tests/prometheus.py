@@ -190,11 +190,13 @@ class PrometheusServer:
                 return
             if "address already in use" not in self.log():
                 break
+        assert self._process is not None
+        code = self._process.poll()
         self.stop()
-        raise RuntimeError(
-            f"Prometheus did not become ready within {self.ready_timeout:g} s; its log "
-            f"({self.log_path}):\n{self.log()}"
+        why = (
+            f"exited ({code})" if code is not None else f"was not ready in {self.ready_timeout:g} s"
         )
+        raise RuntimeError(f"Prometheus {why}; its log ({self.log_path}):\n{self.log()}")
 
     def stop(self) -> None:
         if self._process is None:

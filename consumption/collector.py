@@ -13,11 +13,12 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fractions import Fraction
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from . import rollups
@@ -31,6 +32,7 @@ GPU_FRACTION_ANNOTATION = "gpu-fraction"
 # cAdvisor also reports the pod's own cgroup (container="") and its pause container ("POD").
 _REAL_CONTAINERS = 'container!="",container!="POD"'
 _INSERT_BATCH = 2000
+_LOCK_CLASS = 31_416  # the advisory lock space of collections (the importer's is 31_415)
 
 
 def sanitise(key: str) -> str:
@@ -326,6 +328,32 @@ class Collection:
 
 def client_for(source: UsageSource) -> PrometheusClient:
     return PrometheusClient(source.url, token=source.token(), ca_file=source.ca_file or None)
+
+
+def last_complete_hour(source: UsageSource, now: datetime) -> datetime:
+    """The end of the last hour that ended at least the source's lag ago."""
+    epoch = _epoch(now) - source.lag_seconds
+    return _moment(epoch - epoch % HOUR_SECONDS)
+
+
+@contextmanager
+def collection_lock(source: UsageSource) -> Iterator[bool]:
+    """Whether this process may collect the source: False while another run holds it.
+
+    A PostgreSQL session lock, so that overlapping runs of one source never happen; on SQLite,
+    which writes one transaction at a time, always True (collect's writes still serialise)."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_CLASS, source.pk])
+        held = cursor.fetchone()[0]
+    try:
+        yield held
+    finally:
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_CLASS, source.pk])
 
 
 def day_slices(start: datetime, end: datetime) -> Iterator[tuple[int, int]]:

@@ -413,7 +413,7 @@ def _write(
     collection.replaced += written.delete()[0]
 
     tree = OrgTree(source.tenant)
-    samples = []
+    samples: dict[tuple[int, int, str], UsageSample] = {}
     for pod_hour in found.pod_hours:
         placed = tree.place(_row(tree, cluster, pod_hour))
         if type(placed) is RowError:
@@ -421,10 +421,19 @@ def _write(
             continue
         project_id, nodepool_id = placed
         touched.add((project_id, pod_hour.start_epoch // DAY_SECONDS))
-        samples.append(_sample(source, project_id, nodepool_id, pod_hour))
+        identity = (project_id, pod_hour.start_epoch, pod_hour.pod)
+        if identity in samples:
+            # Pods of one name in two namespaces of one project are one sample: their sum.
+            _add(samples[identity], pod_hour)
+            found.warnings.append(
+                f"pod {pod_hour.namespace}/{pod_hour.pod}: another pod of project "
+                f"{pod_hour.project!r} has its name; their usage is one sample, summed"
+            )
+        else:
+            samples[identity] = _sample(source, project_id, nodepool_id, pod_hour)
     # An imported sample of the same pod-hour is replaced by the collected one.
     UsageSample.objects.bulk_create(
-        samples,
+        list(samples.values()),
         batch_size=_INSERT_BATCH,
         update_conflicts=True,
         unique_fields=["project", "start_epoch", "workload"],
@@ -491,6 +500,21 @@ def _sample(source: UsageSource, project_id: int, nodepool_id: int, p: PodHour) 
         memory_used_bytes=p.memory_used_bytes,
         source=source,
     )
+
+
+_AMOUNTS = (
+    "gpu_allocated_micro",
+    "gpu_idle_micro",
+    "cpu_allocated_micro",
+    "cpu_used_micro",
+    "memory_allocated_bytes",
+    "memory_used_bytes",
+)
+
+
+def _add(sample: UsageSample, pod_hour: PodHour) -> None:
+    for amount in _AMOUNTS:
+        setattr(sample, amount, getattr(sample, amount) + getattr(pod_hour, amount))
 
 
 def _record_failure(

@@ -2,9 +2,15 @@
 (tests/consumption/cluster_history.py): every pod-hour equals what the history's own samples say,
 and collecting writes them exactly once, whatever is collected again, back-filled or fails."""
 
+import re
+import threading
+import time
+import urllib.parse
+import urllib.request
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core.files.storage import default_storage
@@ -18,6 +24,7 @@ from reports.tasks import build_report
 from reports_site.tenancy.models import Project
 from tests.consumption import cluster_history as history
 from tests.consumption.cluster_history import HOURS, MIDNIGHT, PODS, START
+from tests.consumption.samples import sample, save_samples
 from tests.factories import ClusterFactory, DepartmentFactory, ProjectFactory, UsageSourceFactory
 from tests.prometheus import PrometheusServer, build_blocks
 
@@ -436,3 +443,192 @@ def test_day_slices_cut_at_midnight():
         (HOURS[1], MIDNIGHT),
         (MIDNIGHT, HOURS[5] + 3600),
     ]
+
+
+class AnsweringClient:
+    """Stands in for PrometheusClient: answers each of RULES's queries with the series given
+    by name, every point at the hour H's last second."""
+
+    def __init__(self, **answers: list[tuple[dict[str, str], float]]) -> None:
+        self.answers = {
+            RULES.queries()[name]: [Series(labels, [(H + 3599, value)]) for labels, value in given]
+            for name, given in answers.items()
+        }
+
+    def query_range(self, promql, start, end, step_seconds):
+        return self.answers.get(promql, [])
+
+
+H = HOURS[0]
+
+
+@pytest.fixture
+def offline_source(tenant):
+    return UsageSourceFactory(
+        tenant=tenant,
+        cluster=ClusterFactory(tenant=tenant, name="gpu-east"),
+        url="http://prometheus.example:9090",
+        project_label=history.PROJECT_LABEL,
+        department_label=history.DEPARTMENT_LABEL,
+        nodepool_label=history.NODEPOOL_LABEL,
+        start=moment(H),
+    )
+
+
+@pytest.mark.django_db
+class TestWritingWithoutPrometheus:
+    def test_pods_of_one_name_in_one_project_are_one_summed_sample(self, offline_source):
+        a = {"namespace": "runai-a", "pod": "worker"}
+        b = {"namespace": "team-b", "pod": "worker"}
+        client = AnsweringClient(
+            running=[(a, 60), (b, 30)],
+            request_nvidia_com_gpu=[(a, 1), (b, 2)],
+            pod_project=[(b | {"label_runai_queue": "a"}, 1)],
+        )
+
+        done = collect(offline_source, moment(H), moment(H + 3600), client=client)
+
+        (only,) = UsageSample.objects.all()
+        assert (only.project.name, only.workload, only.gpu_allocated_micro) == (
+            "a",
+            "worker",
+            2_000_000,
+        )
+        assert done.warnings == [
+            "pod team-b/worker: another pod of project 'a' has its name; their usage is one "
+            "sample, summed"
+        ]
+
+    def test_a_pod_whose_department_contradicts_its_project_is_skipped_and_said(
+        self, offline_source
+    ):
+        research = DepartmentFactory(cluster=offline_source.cluster, name="research")
+        ProjectFactory(department=research, name="a")
+        pod = {"namespace": "runai-a", "pod": "p"}
+        client = AnsweringClient(
+            running=[(pod, 60)],
+            namespace_labels=[({"namespace": "runai-a", "label_team": "ops"}, 1)],
+        )
+
+        done = collect(offline_source, moment(H), moment(H + 3600), client=client)
+
+        assert not UsageSample.objects.exists()
+        assert done.warnings == [
+            "pod runai-a/p: project 'a' of cluster 'gpu-east' is in department 'research', not "
+            "'ops': a project belongs to exactly one department"
+        ]
+
+    def test_a_collected_pod_hour_replaces_an_imported_sample_of_it(self, offline_source):
+        default = DepartmentFactory(cluster=offline_source.cluster, name="default")
+        project = ProjectFactory(department=default, name="a")
+        save_samples(sample(project, moment(H).isoformat(), 3600, workload="p", gpu=3))
+        pod = {"namespace": "runai-a", "pod": "p"}
+
+        collect(
+            offline_source,
+            moment(H),
+            moment(H + 3600),
+            client=AnsweringClient(running=[(pod, 60)], request_nvidia_com_gpu=[(pod, 1)]),
+        )
+
+        (only,) = UsageSample.objects.all()
+        assert (only.source, only.gpu_allocated_micro) == (offline_source, 1_000_000)
+        (rollup,) = UsageRollup.objects.all()
+        assert rollup.gpu_allocated == 1_000_000 * 3600
+
+
+class MisbehavingAfterMidnight(ThreadingHTTPServer):
+    """Passes queries for hours before MIDNIGHT to a real Prometheus and answers the others in
+    the way `behaviour` says a Prometheus (or what stands before it) can fail."""
+
+    daemon_threads = True
+
+    def __init__(self, upstream: str, behaviour: str) -> None:
+        super().__init__(("127.0.0.1", 0), _Misbehaving)
+        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+        self.upstream, self.behaviour = upstream, behaviour
+        self.released = threading.Event()
+
+
+class _Misbehaving(BaseHTTPRequestHandler):
+    server: MisbehavingAfterMidnight
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        form = urllib.parse.parse_qs(body.decode())
+        if int(form["start"][0]) < MIDNIGHT:
+            request = urllib.request.Request(self.server.upstream + self.path, data=body)
+            with urllib.request.urlopen(request, timeout=10) as upstream:
+                self.reply(200, upstream.read())
+            return
+        behaviour = self.server.behaviour
+        if behaviour == "hang":
+            self.server.released.wait(10)
+        elif behaviour == "error":
+            error = b'{"status":"error","errorType":"internal","error":"out of memory"}'
+            self.reply(500, error)
+        elif behaviour == "html":
+            self.reply(200, b"<html>Sign in</html>", "text/html")
+        elif behaviour == "cut_off":
+            self.reply(200, b'{"status":"success","data":{"resu', extra=100)
+
+    def reply(self, status, body, content_type="application/json", extra=0) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body) + extra))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def misbehaving(prometheus, request):
+    server = MisbehavingAfterMidnight(prometheus.url, request.param)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield server
+    server.released.set()
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.prometheus
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "misbehaving, error",
+    [
+        ("hang", "did not answer within 0.5 s"),
+        ("error", "failed on the query (internal, HTTP 500): out of memory"),
+        ("html", "answered with something that is not a Prometheus query result"),
+        ("cut_off", "closed the connection before its answer was complete"),
+    ],
+    indirect=["misbehaving"],
+)
+def test_each_failure_of_prometheus_keeps_the_day_done_and_leaves_the_next_as_it_was(
+    source, misbehaving, error
+):
+    collect(source, moment(MIDNIGHT), END)
+    # Marked, to see that the day that fails keeps its samples as they were.
+    UsageSample.objects.update(memory_used_bytes=7)
+    client = PrometheusClient(misbehaving.url, timeout=0.5)
+    started = time.monotonic()
+
+    with pytest.raises(PrometheusError, match=re.escape(error)):
+        collect(source, moment(HOURS[0]), END, client=client)
+
+    assert time.monotonic() - started < 5
+    after = stored(source)
+    assert {k: v for k, v in after.items() if k[2] < MIDNIGHT} == {
+        k: v for k, v in expected().items() if k[2] < MIDNIGHT
+    }
+    assert {k for k in after if k[2] >= MIDNIGHT} == {k for k in expected() if k[2] >= MIDNIGHT}
+    assert {v[5] for k, v in after.items() if k[2] >= MIDNIGHT} == {7}
+    source.refresh_from_db()
+    assert source.collected_until == moment(MIDNIGHT)
+    assert source.last_error.startswith(
+        f"Collecting {moment(MIDNIGHT):%Y-%m-%d %H:%M} to {END:%Y-%m-%d %H:%M} UTC failed: "
+        f"Prometheus at {misbehaving.url}/api/v1/query_range "
+    )
+    assert error in source.last_error

@@ -362,15 +362,17 @@ def collection_lock(source: UsageSource) -> Iterator[bool]:
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_CLASS, source.pk])
 
 
-def day_slices(start: datetime, end: datetime) -> Iterator[tuple[int, int]]:
+def day_slices(start: datetime, end: datetime) -> list[tuple[int, int]]:
     """[first hour, end) in unix seconds for each UTC day that [start, end) touches."""
     first, last = _epoch(start), _epoch(end)
     if first % HOUR_SECONDS or last % HOUR_SECONDS:
-        raise ValueError("collect whole UTC hours")
+        raise ValueError(f"collect whole UTC hours, not {start} to {end}")
+    slices = []
     while first < last:
         until = min((first // DAY_SECONDS + 1) * DAY_SECONDS, last)
-        yield first, until
+        slices.append((first, until))
         first = until
+    return slices
 
 
 def collect(
@@ -383,13 +385,14 @@ def collect(
     """Collects the hours [start, end) of `source`, a UTC day at a time, each day in one
     transaction that replaces everything the source wrote for those hours. A failure leaves the
     days not finished untouched, records the error on the source and is raised again."""
+    slices = day_slices(start, end)  # a caller's mistake, not the source's: not recorded
     collection = Collection()
     rules = Rules.of(source)
     slice_start = start
     try:
         if client is None:
             client = client_for(source)
-        for first, until in day_slices(start, end):
+        for first, until in slices:
             slice_start = _moment(first)
             found = ask(client, rules, first, until - HOUR_SECONDS)
             with transaction.atomic():

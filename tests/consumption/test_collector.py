@@ -17,7 +17,7 @@ from django.core.files.storage import default_storage
 
 from consumption import collector
 from consumption.collector import PodHour, Rules, ask, collect, pod_hours, sanitise
-from consumption.models import UsageRollup, UsageSample
+from consumption.models import TokenMissing, UsageRollup, UsageSample
 from consumption.prometheus import PrometheusClient, PrometheusError, Series
 from reports.services import create_report
 from reports.tasks import build_report
@@ -632,3 +632,26 @@ def test_each_failure_of_prometheus_keeps_the_day_done_and_leaves_the_next_as_it
         f"Prometheus at {misbehaving.url}/api/v1/query_range "
     )
     assert error in source.last_error
+
+
+@pytest.mark.django_db
+def test_a_missing_token_is_recorded_as_the_sources_error(offline_source, monkeypatch):
+    monkeypatch.delenv("EAST_TOKEN", raising=False)
+    offline_source.token_env = "EAST_TOKEN"
+    offline_source.save()
+
+    with pytest.raises(TokenMissing):
+        collect(offline_source, moment(H), moment(H + 3600))
+
+    offline_source.refresh_from_db()
+    assert "environment variable EAST_TOKEN, which is not set" in offline_source.last_error
+    assert offline_source.collected_until is None
+
+
+@pytest.mark.django_db
+def test_hours_that_are_not_whole_are_the_callers_mistake_not_the_sources(offline_source):
+    with pytest.raises(ValueError, match="collect whole UTC hours"):
+        collect(offline_source, moment(H + 60), moment(H + 3600), client=AnsweringClient())
+
+    offline_source.refresh_from_db()
+    assert offline_source.last_error == ""

@@ -270,8 +270,12 @@ def _by_pod_and_hour(
             continue
         hours = values[key]
         for timestamp, value in one.points:
-            if not math.isfinite(value):
-                result.warnings.append(f"{labels}: {value} at {timestamp} ignored")
+            if not math.isfinite(value) or value < 0:
+                # What no exporter should give; written, it would break the sample's checks.
+                result.warnings.append(
+                    f"pod {key[0]}/{key[1]}: {value} at {_moment(timestamp):%Y-%m-%d %H:%M:%S} "
+                    "UTC ignored (not a finite number of at least 0)"
+                )
                 continue
             hour = _hour(timestamp)
             if hour in hours:  # two series of one pod (exported labels and not)

@@ -655,3 +655,22 @@ def test_hours_that_are_not_whole_are_the_callers_mistake_not_the_sources(offlin
 
     offline_source.refresh_from_db()
     assert offline_source.last_error == ""
+
+
+def test_a_value_no_exporter_should_give_is_ignored_and_said():
+    at = H + 3599
+    pod = {"namespace": "runai-a", "pod": "p"}
+    answers = dict.fromkeys(RULES.queries(), []) | {
+        "running": [Series(pod, [(at, 60)])],
+        "request_cpu": [Series(pod, [(at, -2)])],
+        "memory_used": [Series(pod, [(at, float("nan"))])],
+    }
+
+    result = pod_hours(RULES, answers)
+
+    assert amounts(result.pod_hours[0]) == (0, 0, 0, 0, 0, 0)
+    hour = f"{moment(at):%Y-%m-%d %H:%M:%S}"
+    assert result.warnings == [
+        f"pod runai-a/p: -2 at {hour} UTC ignored (not a finite number of at least 0)",
+        f"pod runai-a/p: nan at {hour} UTC ignored (not a finite number of at least 0)",
+    ]

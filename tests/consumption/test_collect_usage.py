@@ -3,15 +3,14 @@ neither holds up the others nor passes unnoticed."""
 
 import io
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import psycopg
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
-from django.utils import timezone
 
 from consumption import collector
-from consumption.collector import last_complete_hour
 from consumption.management.commands.collect_usage import _hour
 from consumption.models import UsageSample, UsageSource
 from tests.consumption import cluster_history as history
@@ -54,6 +53,14 @@ def run(*args: str) -> tuple[str, str]:
     return out.getvalue(), err.getvalue()
 
 
+def now_is(monkeypatch, epoch: float) -> None:
+    """The command's clock (only its own: Prometheus and the database keep theirs)."""
+    fixed = datetime.fromtimestamp(epoch, tz=UTC)
+    monkeypatch.setattr(
+        "consumption.management.commands.collect_usage.timezone", SimpleNamespace(now=lambda: fixed)
+    )
+
+
 def iso(epoch: int) -> str:
     return f"{moment(epoch):%Y-%m-%dT%H:%M}Z"
 
@@ -75,29 +82,34 @@ class TestCollectUsage:
         ]
         assert err == ""
 
-    def test_by_default_it_goes_from_collected_until_to_the_last_complete_hour(self, source):
+    def test_by_default_it_goes_from_collected_until_to_the_last_complete_hour(
+        self, source, monkeypatch
+    ):
         source.collected_until = moment(MIDNIGHT)
         source.save()
+        # 29 minutes past the hour after END; less the lag of 5 minutes, END is the last whole hour.
+        now_is(monkeypatch, END.timestamp() + 3600 + 29 * 60)
 
         out, _ = run("--source", "EAST-prometheus")
 
-        until = last_complete_hour(source, timezone.now())
         assert stored(source) == {k: v for k, v in expected().items() if k[2] >= MIDNIGHT}
         source.refresh_from_db()
-        assert source.collected_until == until
-        assert out.startswith(f"acme/east-prometheus: {moment(MIDNIGHT):%Y-%m-%d %H:%M} UTC to ")
+        assert source.collected_until == moment(END.timestamp() + 3600)
+        assert out.startswith(
+            f"acme/east-prometheus: {moment(MIDNIGHT):%Y-%m-%d %H:%M} UTC to "
+            f"{moment(END.timestamp() + 3600):%Y-%m-%d %H:%M} UTC: 4 hour(s), "
+        )
 
-    def test_a_source_collected_up_to_now_has_nothing_to_collect(self, source):
-        source.collected_until = last_complete_hour(source, timezone.now())
+    def test_the_newest_minutes_wait_for_the_lag(self, source, monkeypatch):
+        source.collected_until = END
         source.save()
+        now_is(monkeypatch, END.timestamp() + 3600 + 4 * 60)  # the hour after END ended 4 min ago
 
         out, _ = run()
 
         assert out == (
-            f"acme/east-prometheus: nothing to collect; collected up to "
-            f"{source.collected_until:%Y-%m-%d %H:%M} UTC.\n"
+            f"acme/east-prometheus: nothing to collect; collected up to {END:%Y-%m-%d %H:%M} UTC.\n"
         )
-        assert not UsageSample.objects.exists()
 
     def test_a_failing_source_does_not_hold_up_the_others_and_exits_non_zero(self, tenant, source):
         down = make_source(tenant, "http://127.0.0.1:9", name="a-down-prometheus")

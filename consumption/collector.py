@@ -422,7 +422,9 @@ def _write(
     written = UsageSample.objects.filter(
         source=source, start_epoch__gte=first, start_epoch__lt=until
     )
-    touched = {(p, first // DAY_SECONDS) for p in written.values_list("project_id", flat=True)}
+    touched = {
+        (p, first // DAY_SECONDS) for p in written.values_list("project_id", flat=True).distinct()
+    }
     collection.replaced += written.delete()[0]
 
     tree = OrgTree(source.tenant)

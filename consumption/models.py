@@ -275,6 +275,15 @@ class TokenMissing(ImproperlyConfigured):
     """A source names a token variable that this process's environment does not have."""
 
 
+class UsageSourceQuerySet(models.QuerySet):
+    def collected_until(self) -> datetime | None:
+        """Up to when all of these sources have collected: the earliest of their
+        collected-until (a source never collected counts from its first hour); None when there
+        are no sources, as for usage that comes only from files."""
+        moments = [until or start for start, until in self.values_list("start", "collected_until")]
+        return min(moments, default=None)
+
+
 class UsageSource(models.Model):
     """One cluster's Prometheus, from which a tenant's usage is collected hour by hour."""
 
@@ -402,6 +411,8 @@ class UsageSource(models.Model):
     last_success_at = models.DateTimeField("last success", null=True, blank=True)
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField("last error at", null=True, blank=True)
+
+    objects = UsageSourceQuerySet.as_manager()
 
     class Meta:
         ordering = ["tenant", "name"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.files import File
@@ -15,6 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from consumption.aggregation import consumption_rows, parse_filters
+from consumption.models import UsageSource
 
 from .csv_export import write_csv
 from .models import Report, ReportStatus, report_file_name
@@ -49,7 +50,7 @@ def build_report(report_id: str) -> str:
     stored = _finish(
         report_id,
         ReportStatus.READY,
-        "",
+        freshness_message(report),
         file=name,
         file_size=size,
         row_count=rows,
@@ -59,6 +60,22 @@ def build_report(report_id: str) -> str:
         default_storage.delete(name)
         return "discarded: the report was deleted during the build"
     return "ready"
+
+
+def freshness_message(report: Report) -> str:
+    """What a Ready report says when its period reaches past the hours its usage sources have
+    collected, so that nobody takes hours not yet collected for idle ones ("" otherwise)."""
+    sources = UsageSource.objects.filter(tenant_id=report.tenant_id, enabled=True)
+    clusters = parse_filters(report.filter_by).get("clusterId")
+    if clusters:
+        sources = sources.filter(cluster__uuid__in=clusters)
+    until = sources.collected_until()
+    if until is None or until >= report.end:
+        return ""
+    return (
+        f"Usage collected up to {until.astimezone(UTC):%Y-%m-%d %H:%M} UTC: the later hours "
+        "of the period are not in this report yet."
+    )
 
 
 def _claim(report_id: str) -> bool:

@@ -1,5 +1,7 @@
 """What the operators' management commands share."""
 
+from datetime import UTC, date, datetime
+
 from django.core.management.base import CommandError
 
 from .models import Tenant
@@ -11,3 +13,22 @@ def tenant_by_slug(slug: str) -> Tenant:
         return Tenant.objects.get(slug=slug)
     except Tenant.DoesNotExist:
         raise CommandError(f"Tenant {slug!r} does not exist.") from None
+
+
+def moment_option(option: str, text: str) -> datetime:
+    """An ISO 8601 date (its midnight, UTC) or a date and time with a time zone, typed for
+    `option`; a CommandError naming the option otherwise."""
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise CommandError(
+            f"{option}: {text!r} is not an ISO 8601 date or time, e.g. 2026-03-01 or "
+            "2026-03-01T10:00Z."
+        ) from None
+    if moment.tzinfo is None:
+        raise CommandError(f"{option}: {text!r} has no time zone; add Z or an offset.")
+    return moment

@@ -476,7 +476,7 @@ class TestAddUsageSource:
             (
                 ["--start=last week"],
                 "--start: 'last week' is not an ISO 8601 date or time, e.g. 2026-03-01 or "
-                "2026-03-01T10:00:00Z.",
+                "2026-03-01T10:00Z.",
             ),
             (
                 ["--cluster-id=east"],

@@ -3,7 +3,6 @@ collect a cluster's usage from its Prometheus."""
 
 import os
 import uuid
-from datetime import UTC, date, datetime
 from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
@@ -12,7 +11,7 @@ from django.db import IntegrityError, models, transaction
 
 from consumption.importing import OrgTree
 from consumption.models import UsageSource
-from reports_site.tenancy.commands import tenant_by_slug
+from reports_site.tenancy.commands import moment_option, tenant_by_slug
 from reports_site.tenancy.models import Cluster, Tenant
 
 # The options that set a field, with their metavars; each is shown with the field's own help
@@ -79,7 +78,7 @@ class Command(BaseCommand):
             if options[field] is not None  # not given: the model's default
         }
         if "start" in fields:
-            fields["start"] = _moment(fields["start"])
+            fields["start"] = moment_option("--start", fields["start"])
         try:
             with transaction.atomic():
                 cluster, created = _cluster(tenant_obj, cluster_id, options["cluster_name"])
@@ -199,19 +198,3 @@ def _uuid(text: str) -> uuid.UUID:
         raise CommandError(
             f"--cluster-id: {text!r} is not a UUID such as 0f8fad5b-d9cb-469f-a165-70867728950e."
         ) from None
-
-
-def _moment(text: str) -> datetime:
-    try:
-        if len(text.strip()) == 10:
-            day = date.fromisoformat(text.strip())
-            return datetime(day.year, day.month, day.day, tzinfo=UTC)
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise CommandError(
-            f"--start: {text!r} is not an ISO 8601 date or time, e.g. 2026-03-01 or "
-            "2026-03-01T10:00:00Z."
-        ) from None
-    if moment.tzinfo is None:
-        raise CommandError(f"--start: {text!r} has no time zone; add Z or an offset.")
-    return moment

@@ -1,7 +1,7 @@
 """`manage.py collect_usage [--tenant SLUG] [--source NAME] [--start ISO] [--end ISO]`: collect
 usage from the sources' Prometheus, whole UTC hours at a time."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q
@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from consumption.collector import Collection, collect, collection_lock, last_complete_hour
 from consumption.models import UsageSource
-from reports_site.tenancy.commands import tenant_by_slug
+from reports_site.tenancy.commands import moment_option, tenant_by_slug
 
 SHOWN_PODS = 5
 
@@ -105,19 +105,7 @@ class Command(BaseCommand):
 
 def _hour(option: str, text: str) -> datetime:
     """A whole UTC hour from an ISO 8601 date or time with a time zone."""
-    try:
-        if len(text.strip()) == 10:
-            day = date.fromisoformat(text.strip())
-            return datetime(day.year, day.month, day.day, tzinfo=UTC)
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise CommandError(
-            f"{option}: {text!r} is not an ISO 8601 date or time, e.g. 2026-03-01 or "
-            "2026-03-01T10:00Z."
-        ) from None
-    if moment.tzinfo is None:
-        raise CommandError(f"{option}: {text!r} has no time zone; add Z or an offset.")
-    moment = moment.astimezone(UTC)
+    moment = moment_option(option, text).astimezone(UTC)
     if moment.minute or moment.second or moment.microsecond:
         raise CommandError(f"{option}: {text!r} is not a whole hour; usage is collected by hour.")
     return moment

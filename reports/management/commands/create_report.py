@@ -2,7 +2,6 @@
 pages and the API, so that the same permissions and rules apply."""
 
 import time
-from datetime import UTC, date, datetime
 from pathlib import Path
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -12,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from consumption.aggregation import Segment
 from reports.models import Report, ReportStatus
 from reports.services import create_report
-from reports_site.tenancy.commands import tenant_by_slug
+from reports_site.tenancy.commands import moment_option, tenant_by_slug
 from reports_site.tenancy.models import ServiceAccount, Tenant, User
 
 
@@ -54,8 +53,8 @@ class Command(BaseCommand):
                 subject,
                 name=options["name"],
                 description=options["description"],
-                start=_moment(options["start"], "--start"),
-                end=_moment(options["end"], "--end"),
+                start=moment_option("--start", options["start"]),
+                end=moment_option("--end", options["end"]),
                 group_by=options["group_by"],
                 filter_by=options["filters"],
             )
@@ -102,19 +101,3 @@ def _subject(tenant: Tenant, text: str) -> User | ServiceAccount:
     if user is None:
         raise CommandError(f"User {text!r} not found in tenant {tenant.slug}.")
     return user
-
-
-def _moment(text: str, option: str) -> datetime:
-    try:
-        if len(text.strip()) == 10:
-            day = date.fromisoformat(text.strip())
-            return datetime(day.year, day.month, day.day, tzinfo=UTC)
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise CommandError(
-            f"{option}: {text!r} is not an ISO 8601 date or time, e.g. 2026-03-01 or "
-            "2026-03-01T00:00:00Z."
-        ) from None
-    if moment.tzinfo is None:
-        raise CommandError(f"{option}: {text!r} has no time zone; add Z or an offset.")
-    return moment

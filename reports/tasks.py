@@ -195,16 +195,22 @@ def sweep_lost_builds(taken_before: datetime | None = None) -> str:
     limit = now - timedelta(seconds=settings.REPORT_QUEUE_TIMEOUT_SECONDS)
     pending = Report.objects.filter(status=ReportStatus.PENDING)
     lost = pending.filter(status_updated_at__lt=limit)
+    # Reading the broker decodes every queued task: only when some report may be lost (this
+    # runs every few seconds in run_worker).
+    if taken_before is None and not lost.exists():
+        return "0 re-queued, 0 failed"
     tasks = queued_tasks()
     if tasks is not None:
-        stopped = taken_before or now - timedelta(days=36500)
-        dropped = {task.report_id for task in tasks if task.taken and task.since < stopped}
-        live = {
-            task.report_id
-            for task in tasks
-            if task.report_id not in dropped and (not task.taken or task.since >= limit)
-        }
-        lost = (lost | pending.filter(pk__in=dropped)).exclude(pk__in=live)
+
+        def dropped(task) -> bool:  # taken by the cluster that was stopped
+            return task.taken and taken_before is not None and task.since < taken_before
+
+        def live(task) -> bool:  # waiting in the broker, or taken lately by a cluster
+            return not dropped(task) and (not task.taken or task.since >= limit)
+
+        lost = (lost | pending.filter(pk__in={t.report_id for t in tasks if dropped(t)})).exclude(
+            pk__in={t.report_id for t in tasks if live(t) and t.report_id}
+        )
     failed = requeued = 0
     for report_id, times, since in lost.values_list("pk", "times_queued", "status_updated_at"):
         # Conditional UPDATEs: a report claimed, deleted or re-queued meanwhile is left alone.

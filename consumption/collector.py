@@ -4,15 +4,21 @@ What one pod-hour is worth comes from kube-state-metrics, cAdvisor and dcgm-expo
 PROMETHEUS.md). A day, or some whole hours of one day, is asked with one `query_range` per
 expression, evaluated at each hour's last second (h + 3599) over `[3599s]`, which holds exactly
 the samples of [h, h + 3600). `pod_hours` turns the answers into pod-hours without any I/O;
-`collect` asks, computes and writes day by day, each day in one transaction.
+`collect` asks, computes and writes day by day, each day in one transaction, asking for the next
+day while it writes one.
+
+Prometheus evaluates each query on one core, so a day's queries are asked at once, and the one
+that evaluates a subquery at every scrape (by far the dearest) in slices of the day's hours.
 """
 
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,8 +28,7 @@ from functools import lru_cache
 from django.db import connection, transaction
 from django.utils import timezone
 
-from . import rollups
-from .importing import OrgTree
+from .importing import BatchWriter, ImportResult, OrgTree
 from .models import DAY_SECONDS, HOUR_SECONDS, MICRO, UsageSample, UsageSource
 from .parsing import MAX_NAME_LENGTH, RowError, SampleRow
 from .prometheus import PrometheusClient, PrometheusError, Series
@@ -33,6 +38,8 @@ GPU_FRACTION_ANNOTATION = "gpu-fraction"
 # cAdvisor also reports the pod's own cgroup (container="") and its pause container ("POD").
 _REAL_CONTAINERS = 'container!="",container!="POD"'
 _INSERT_BATCH = 2000
+QUERY_THREADS = 4  # queries asked of Prometheus at once
+_SLICED = frozenset({"idle"})  # asked in QUERY_THREADS slices of the hours, each on its own
 _LOCK_CLASS = 31_416  # the advisory lock space of collections (the importer's is 31_415)
 
 
@@ -124,6 +131,17 @@ class PodHour:
     cpu_used_micro: int
     memory_allocated_bytes: int
     memory_used_bytes: int
+
+    def amounts(self) -> tuple[int, int, int, int, int, int]:
+        """The six amounts, in the order samples store them."""
+        return (
+            self.gpu_allocated_micro,
+            self.gpu_idle_micro,
+            self.cpu_allocated_micro,
+            self.cpu_used_micro,
+            self.memory_allocated_bytes,
+            self.memory_used_bytes,
+        )
 
 
 @dataclass
@@ -305,16 +323,32 @@ def _labels_by_hour(
 
 def ask(client: PrometheusClient, rules: Rules, first_hour: int, last_hour: int) -> PodHours:
     """The pod-hours of the hours first_hour..last_hour (unix seconds, one UTC day at most): one
-    query_range per expression, one point per hour."""
+    query_range per expression (or per slice of the hours), one point per hour, all at once."""
     if last_hour - first_hour >= DAY_SECONDS or first_hour % HOUR_SECONDS:
         raise ValueError("ask() takes whole hours of at most one day")
-    start = _moment(first_hour + HOUR_SECONDS - 1)
-    end = _moment(last_hour + HOUR_SECONDS - 1)
-    answers = {
-        name: client.query_range(promql, start, end, HOUR_SECONDS)
-        for name, promql in rules.queries().items()
-    }
+    queries = rules.queries()
+    hours = range(first_hour, last_hour + 1, HOUR_SECONDS)
+    pool = ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="prometheus")
+    try:
+        asked: list[tuple[str, Future[list[Series]]]] = []
+        for name, promql in queries.items():
+            for part in _slices(hours, QUERY_THREADS if name in _SLICED else 1):
+                start = _moment(part[0] + HOUR_SECONDS - 1)
+                end = _moment(part[-1] + HOUR_SECONDS - 1)
+                future = pool.submit(client.query_range, promql, start, end, HOUR_SECONDS)
+                asked.append((name, future))
+        answers: dict[str, list[Series]] = {name: [] for name in queries}
+        for name, future in asked:  # the slices of one query hold different hours: just joined
+            answers[name] += future.result()
+    finally:
+        pool.shutdown(cancel_futures=True)  # after a failure, what is not asked yet never is
     return pod_hours(rules, answers)
+
+
+def _slices(hours: range, parts: int) -> list[range]:
+    """`hours` cut into at most `parts` runs of consecutive hours, as even as can be."""
+    size = -(-len(hours) // parts)
+    return [hours[i : i + size] for i in range(0, len(hours), size)]
 
 
 def _moment(epoch: int) -> datetime:
@@ -391,20 +425,31 @@ def collect(
     days not finished untouched, records the error on the source and is raised again."""
     slices = day_slices(start, end)  # a caller's mistake, not the source's: not recorded
     collection = Collection()
+    if not slices:
+        return collection
     rules = Rules.of(source)
     slice_start = start
+    ahead = ThreadPoolExecutor(1, thread_name_prefix="collect")
     try:
         if client is None:
             client = client_for(source)
-        for first, until in slices:
+        upcoming = ahead.submit(ask, client, rules, slices[0][0], slices[0][1] - HOUR_SECONDS)
+        for i, (first, until) in enumerate(slices):
             slice_start = _moment(first)
-            found = ask(client, rules, first, until - HOUR_SECONDS)
+            found = upcoming.result()
+            if i + 1 < len(slices):  # the next day is asked while this one is written
+                following, following_until = slices[i + 1]
+                upcoming = ahead.submit(
+                    ask, client, rules, following, following_until - HOUR_SECONDS
+                )
             with transaction.atomic():
                 _write(source, first, until, found, collection, now())
             collection.hours += (until - first) // HOUR_SECONDS
     except Exception as error:
         _record_failure(source, slice_start, end, error, now())
         raise
+    finally:
+        ahead.shutdown(cancel_futures=True)
     return collection
 
 
@@ -428,35 +473,30 @@ def _write(
     collection.replaced += written.delete()[0]
 
     tree = OrgTree(source.tenant)
-    samples: dict[tuple[int, int, str], UsageSample] = {}
+    samples: dict[tuple[int, int, str], tuple[int, tuple[int, ...]]] = {}
     for pod_hour in found.pod_hours:
         placed = tree.place(_row(tree, cluster, pod_hour))
         if type(placed) is RowError:
             found.warnings.append(f"pod {pod_hour.namespace}/{pod_hour.pod}: {placed.reason}")
             continue
         project_id, nodepool_id = placed
-        touched.add((project_id, pod_hour.start_epoch // DAY_SECONDS))
         identity = (project_id, pod_hour.start_epoch, pod_hour.pod)
+        amounts = pod_hour.amounts()
         if identity in samples:
             # Pods of one name in two namespaces of one project are one sample: their sum.
-            _add(samples[identity], pod_hour)
+            nodepool_id, earlier = samples[identity]
+            amounts = tuple(map(operator.add, earlier, amounts))
             found.warnings.append(
                 f"pod {pod_hour.namespace}/{pod_hour.pod}: another pod of project "
                 f"{pod_hour.project!r} has its name; their usage is one sample, summed"
             )
-        else:
-            samples[identity] = _sample(source, project_id, nodepool_id, pod_hour)
+        samples[identity] = (nodepool_id, amounts)
     # An imported sample of the same pod-hour is replaced by the collected one.
-    UsageSample.objects.bulk_create(
-        list(samples.values()),
-        batch_size=_INSERT_BATCH,
-        update_conflicts=True,
-        unique_fields=["project", "start_epoch", "workload"],
-        update_fields=[
-            f.name for f in UsageSample._meta.concrete_fields if f.name not in _IDENTITY_FIELDS
-        ],
-    )
-    rollups.refresh_around(touched)
+    writer = BatchWriter(ImportResult())
+    writer.touched |= touched
+    for (project_id, start, pod), (nodepool_id, amounts) in samples.items():
+        writer.add_values((project_id, nodepool_id, pod, start, HOUR_SECONDS, *amounts, source.pk))
+    writer.finish()  # and the daily rollups of the projects and days written or emptied
 
     frontier = locked.collected_until or locked.start
     changes = {"last_success_at": moment}
@@ -470,9 +510,6 @@ def _write(
     collection.excluded |= found.excluded
     collection.unmapped |= found.unmapped
     collection.warnings += found.warnings
-
-
-_IDENTITY_FIELDS = {"id", "project", "start_epoch", "workload"}
 
 
 def _row(tree: OrgTree, cluster, pod_hour: PodHour) -> SampleRow:
@@ -498,38 +535,6 @@ def _row(tree: OrgTree, cluster, pod_hour: PodHour) -> SampleRow:
         0,
         0,
     )
-
-
-def _sample(source: UsageSource, project_id: int, nodepool_id: int, p: PodHour) -> UsageSample:
-    return UsageSample(
-        project_id=project_id,
-        nodepool_id=nodepool_id,
-        workload=p.pod,
-        start_epoch=p.start_epoch,
-        duration_seconds=HOUR_SECONDS,
-        gpu_allocated_micro=p.gpu_allocated_micro,
-        gpu_idle_micro=p.gpu_idle_micro,
-        cpu_allocated_micro=p.cpu_allocated_micro,
-        cpu_used_micro=p.cpu_used_micro,
-        memory_allocated_bytes=p.memory_allocated_bytes,
-        memory_used_bytes=p.memory_used_bytes,
-        source=source,
-    )
-
-
-_AMOUNTS = (
-    "gpu_allocated_micro",
-    "gpu_idle_micro",
-    "cpu_allocated_micro",
-    "cpu_used_micro",
-    "memory_allocated_bytes",
-    "memory_used_bytes",
-)
-
-
-def _add(sample: UsageSample, pod_hour: PodHour) -> None:
-    for amount in _AMOUNTS:
-        setattr(sample, amount, getattr(sample, amount) + getattr(pod_hour, amount))
 
 
 def _record_failure(

@@ -22,7 +22,7 @@ from .parsing import RowError, SampleRow, read_samples
 BATCH_SIZE = 10_000
 SHOWN_ERRORS = 20
 
-_COLUMNS = (
+COLUMNS = (
     "project_id",
     "nodepool_id",
     "workload",
@@ -34,14 +34,16 @@ _COLUMNS = (
     "cpu_used_micro",
     "memory_allocated_bytes",
     "memory_used_bytes",
+    "source_id",  # the usage source that collected the sample; none for an imported one
 )
-# PostgreSQL types of _COLUMNS, for COPY's binary format (quicker than text at both ends).
+# PostgreSQL types of COLUMNS, for COPY's binary format (quicker than text at both ends).
 _COPY_TYPES = (
     "int8",
     "int8",
     "text",
     "int8",
     "int4",
+    "int8",
     "int8",
     "int8",
     "int8",
@@ -92,7 +94,7 @@ def import_usage(
                     # The file names stored samples (or one sample twice): read it again, in
                     # batches that can replace.
                     stream.seek(start)
-        return _import(stream, fmt, tenant, skip_invalid, _BatchWriter)
+        return _import(stream, fmt, tenant, skip_invalid, BatchWriter)
 
 
 def _import(stream: BinaryIO, fmt: str, tenant: Tenant, skip_invalid: bool, writer_class):
@@ -236,7 +238,7 @@ class _Writer:
 class _CopyWriter(_Writer):
     """PostgreSQL: streams every row into one COPY as it is read, so that the database stores
     rows while Python reads the next ones. A row that clashes with a stored sample (or another
-    row of the file) fails the COPY with _Clash; the caller then falls back to _BatchWriter."""
+    row of the file) fails the COPY with _Clash; the caller then falls back to BatchWriter."""
 
     def __init__(self, result: ImportResult):
         super().__init__(result)
@@ -248,9 +250,9 @@ class _CopyWriter(_Writer):
         if self.write_row is None:
             self._open()
         start = row.start_epoch
-        # The row's duration and amounts follow its start, in the order of _COLUMNS (a test
-        # checks that they stay so).
-        self.write_row((project_id, nodepool_id, row.workload, start, *row[8:]))
+        # The row's duration and amounts follow its start, in the order of COLUMNS (a test
+        # checks that they stay so); an imported sample has no source.
+        self.write_row((project_id, nodepool_id, row.workload, start, *row[8:], None))
         self.touched.add((project_id, start // DAY_SECONDS))
         self.result.created += 1
 
@@ -288,9 +290,9 @@ class _Clash(Exception):
     """A streamed row names a sample that is stored already, or another row of the file."""
 
 
-class _BatchWriter(_Writer):
+class BatchWriter(_Writer):
     """Writes samples batch by batch: appended while they are new, upserted once a batch
-    clashes with stored samples."""
+    clashes with stored samples. (The collector writes its samples with it too.)"""
 
     def __init__(self, result: ImportResult):
         super().__init__(result)
@@ -299,13 +301,17 @@ class _BatchWriter(_Writer):
         self.appending = True  # until a batch clashes with stored samples
 
     def add(self, row: SampleRow, project_id: int, nodepool_id: int) -> None:
-        start = row.start_epoch
-        identity = (project_id, start, row.workload)
+        # The row's duration and amounts follow its start, in the order of COLUMNS (a test
+        # checks that they stay so); an imported sample has no source.
+        self.add_values((project_id, nodepool_id, row.workload, row.start_epoch, *row[8:], None))
+
+    def add_values(self, values: tuple) -> None:
+        """One sample, its values in the order of COLUMNS."""
+        project_id, _, workload, start = values[:4]
+        identity = (project_id, start, workload)
         if identity in self.batch:
             self.result.replaced += 1  # the file repeats an identity: the later row wins
-        # The row's duration and amounts follow its start, in the order of _COLUMNS (a test
-        # checks that they stay so).
-        self.batch[identity] = (project_id, nodepool_id, row.workload, start, *row[8:])
+        self.batch[identity] = values
         self.touched.add((project_id, start // DAY_SECONDS))
         if len(self.batch) >= BATCH_SIZE:
             self.flush()
@@ -336,16 +342,24 @@ class _BatchWriter(_Writer):
         samples = UsageSample._meta.db_table
         if not self.staging_ready:
             cursor.execute(
-                f"CREATE TEMPORARY TABLE {_STAGING} AS SELECT {', '.join(_COLUMNS)} "
+                f"CREATE TEMPORARY TABLE {_STAGING} AS SELECT {', '.join(COLUMNS)} "
                 f"FROM {samples} WHERE false"
             )
             self.staging_ready = True
         _load(cursor, _STAGING, rows)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c not in _IDENTITY)
+        # An imported row (no source) leaves a collected sample its source, so that collecting
+        # the hour again replaces it; a collected row makes the sample its source's.
+        updates = ", ".join(
+            f"{c} = COALESCE(excluded.{c}, {samples}.{c})"
+            if c == "source_id"
+            else f"{c} = excluded.{c}"
+            for c in COLUMNS
+            if c not in _IDENTITY
+        )
         # "WHERE true" lets SQLite tell the upsert clause from a join constraint.
         upsert = (
-            f"INSERT INTO {samples} ({', '.join(_COLUMNS)}) "
-            f"SELECT {', '.join(_COLUMNS)} FROM {_STAGING} WHERE true "
+            f"INSERT INTO {samples} ({', '.join(COLUMNS)}) "
+            f"SELECT {', '.join(COLUMNS)} FROM {_STAGING} WHERE true "
             f"ON CONFLICT ({', '.join(_IDENTITY)}) DO UPDATE SET {updates}"
         )
         if connection.vendor == "postgresql":
@@ -375,11 +389,11 @@ class _BatchWriter(_Writer):
 
 
 def _copy_sql(table: str) -> str:
-    return f"COPY {table} ({', '.join(_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+    return f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 
 
 def _load(cursor, table: str, rows: list[tuple]) -> None:
-    """Append rows (in _COLUMNS order) to a table as fast as the database allows."""
+    """Append rows (in COLUMNS order) to a table as fast as the database allows."""
     if connection.vendor == "postgresql":
         # COPY is several times faster than INSERT for bulk loads.
         # Through psycopg directly; Django's wrapper still turns its errors into Django's own.
@@ -388,7 +402,7 @@ def _load(cursor, table: str, rows: list[tuple]) -> None:
             for row in rows:
                 copy.write_row(row)
     else:
-        placeholders = ", ".join(["%s"] * len(_COLUMNS))
+        placeholders = ", ".join(["%s"] * len(COLUMNS))
         cursor.executemany(
-            f"INSERT INTO {table} ({', '.join(_COLUMNS)}) VALUES ({placeholders})", rows
+            f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({placeholders})", rows
         )

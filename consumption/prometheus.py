@@ -8,6 +8,7 @@ import json
 import math
 import socket
 import ssl
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -44,7 +45,8 @@ class _BearerToken(requests.auth.AuthBase):
 
 
 class PrometheusClient:
-    """Instant and range queries against one Prometheus (or anything serving its API)."""
+    """Instant and range queries against one Prometheus (or anything serving its API). Threads
+    may ask at once: each has its own connection."""
 
     def __init__(
         self,
@@ -57,10 +59,10 @@ class PrometheusClient:
         self.timeout = timeout
         # Given with each request: requests lets REQUESTS_CA_BUNDLE override a session's verify.
         self._verify: str | bool = ca_file or True
-        self._session = requests.Session()
-        if token:
-            self._session.auth = _BearerToken(token)
-        self._session.headers["Accept"] = "application/json"
+        self._token = token
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._sessions_lock = threading.Lock()
 
     def query(self, promql: str, at: datetime) -> list[Series]:
         """The instant vector `promql` gives at `at`."""
@@ -85,7 +87,25 @@ class PrometheusClient:
         return self._ask("/api/v1/query_range", params, "matrix")
 
     def close(self) -> None:
-        self._session.close()
+        with self._sessions_lock:
+            for session in self._sessions:
+                session.close()
+            self._sessions.clear()
+        self._local = threading.local()
+
+    @property
+    def _session(self) -> requests.Session:
+        """This thread's session (requests does not promise that one may be shared)."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            if self._token:
+                session.auth = _BearerToken(self._token)
+            session.headers["Accept"] = "application/json"
+            with self._sessions_lock:
+                self._sessions.append(session)
+            self._local.session = session
+        return session
 
     def __enter__(self) -> Self:
         return self

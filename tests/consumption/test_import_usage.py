@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from consumption.aggregation import consumption_rows
-from consumption.importing import _COLUMNS
+from consumption.importing import COLUMNS
 from consumption.models import UsageRollup, UsageSample
 from consumption.parsing import FIELDS, SampleRow
 from reports_site.tenancy.models import Cluster, Department, Project
@@ -268,4 +268,5 @@ class TestRefusedFiles:
 
 def test_sample_rows_end_with_the_stored_columns_in_order():
     # The importer copies a row's duration and amounts as one slice.
-    assert SampleRow._fields[8:] == _COLUMNS[4:]
+    assert SampleRow._fields[8:] == COLUMNS[4:-1]
+    assert COLUMNS[-1] == "source_id"

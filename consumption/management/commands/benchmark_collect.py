@@ -8,6 +8,7 @@ A developer tool: it borrows the test suite's Prometheus harness (tests/promethe
 
 import shutil
 import tempfile
+import threading
 import time
 import tracemalloc
 import uuid
@@ -41,16 +42,29 @@ RULES = Rules(
 
 
 class _TimedClient(PrometheusClient):
-    """Adds up the time spent in query_range: Prometheus's evaluation, HTTP and reading the JSON."""
+    """Adds up the time in which some query_range was under way (Prometheus's evaluation, HTTP and
+    reading the JSON): queries asked at once count once."""
 
     waited = 0.0
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._under_way = 0
+        self._since = 0.0
+        self._count_lock = threading.Lock()
+
     def query_range(self, *args, **kwargs):
-        started = time.perf_counter()
+        with self._count_lock:
+            if not self._under_way:
+                self._since = time.perf_counter()
+            self._under_way += 1
         try:
             return super().query_range(*args, **kwargs)
         finally:
-            self.waited += time.perf_counter() - started
+            with self._count_lock:
+                self._under_way -= 1
+                if not self._under_way:
+                    self.waited += time.perf_counter() - self._since
 
 
 class Command(BaseCommand):

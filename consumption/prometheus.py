@@ -8,7 +8,9 @@ import json
 import math
 import socket
 import ssl
-import threading
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -46,7 +48,7 @@ class _BearerToken(requests.auth.AuthBase):
 
 class PrometheusClient:
     """Instant and range queries against one Prometheus (or anything serving its API). Threads
-    may ask at once: each has its own connection."""
+    may ask at once, each query on a connection of its own."""
 
     def __init__(
         self,
@@ -60,9 +62,9 @@ class PrometheusClient:
         # Given with each request: requests lets REQUESTS_CA_BUNDLE override a session's verify.
         self._verify: str | bool = ca_file or True
         self._token = token
-        self._local = threading.local()
+        # Sessions not in use, and all of them: as many as there were queries at once.
+        self._idle: deque[requests.Session] = deque()
         self._sessions: list[requests.Session] = []
-        self._sessions_lock = threading.Lock()
 
     def query(self, promql: str, at: datetime) -> list[Series]:
         """The instant vector `promql` gives at `at`."""
@@ -87,25 +89,25 @@ class PrometheusClient:
         return self._ask("/api/v1/query_range", params, "matrix")
 
     def close(self) -> None:
-        with self._sessions_lock:
-            for session in self._sessions:
-                session.close()
-            self._sessions.clear()
-        self._local = threading.local()
+        for session in self._sessions:
+            session.close()
 
-    @property
-    def _session(self) -> requests.Session:
-        """This thread's session (requests does not promise that one may be shared)."""
-        session = getattr(self._local, "session", None)
-        if session is None:
+    @contextmanager
+    def _session(self) -> Iterator[requests.Session]:
+        """A session no other thread is using (requests does not promise that one may be
+        shared)."""
+        try:
+            session = self._idle.pop()
+        except IndexError:
             session = requests.Session()
             if self._token:
                 session.auth = _BearerToken(self._token)
             session.headers["Accept"] = "application/json"
-            with self._sessions_lock:
-                self._sessions.append(session)
-            self._local.session = session
-        return session
+            self._sessions.append(session)
+        try:
+            yield session
+        finally:
+            self._idle.append(session)
 
     def __enter__(self) -> Self:
         return self
@@ -131,9 +133,10 @@ class PrometheusClient:
         """POSTs the query (a long PromQL does not fit every URL limit) and reads the series."""
         url = self._url(path)
         try:
-            response = self._session.post(
-                self.base_url + path, data=params, timeout=self.timeout, verify=self._verify
-            )
+            with self._session() as session:
+                response = session.post(
+                    self.base_url + path, data=params, timeout=self.timeout, verify=self._verify
+                )
         except OSError as error:  # requests' errors, and a CA file that cannot be read
             raise PrometheusError(_transport_failure(url, error, self.timeout)) from None
 

@@ -12,11 +12,20 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import psutil
 import pytest
 from django.core.files.storage import default_storage
 
 from consumption import collector
-from consumption.collector import PodHour, Rules, ask, collect, pod_hours, sanitise
+from consumption.collector import (
+    QUERY_THREADS,
+    PodHour,
+    Rules,
+    ask,
+    collect,
+    pod_hours,
+    sanitise,
+)
 from consumption.models import TokenMissing, UsageRollup, UsageSample
 from consumption.prometheus import PrometheusClient, PrometheusError, Series
 from reports.services import create_report
@@ -117,6 +126,20 @@ class TestPodHours:
                 department,
                 NODE_POOLS[(namespace, pod)],
             )
+
+    def test_asking_day_after_day_keeps_no_more_connections_than_queries_at_once(self, prometheus):
+        port = urllib.parse.urlsplit(prometheus.url).port
+        with PrometheusClient(prometheus.url) as client:
+            for _ in range(3):
+                for first, last in ((HOURS[0], HOURS[2]), (HOURS[3], HOURS[5])):
+                    ask(client, RULES, first, last)
+            kept = [
+                c
+                for c in psutil.Process().net_connections("tcp")
+                if c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED
+            ]
+
+        assert 1 < len(kept) <= QUERY_THREADS
 
     def test_excluded_and_unmapped_pods_are_left_out_and_counted(self, prometheus):
         with PrometheusClient(prometheus.url) as client:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
+from django_filters.fields import IsoDateTimeField
 
 from .forms import validate_day
 from .models import Report, ReportStatus, ReportType
@@ -30,6 +31,22 @@ class FilterChoice:
     keep: list[tuple[str, str]]
 
 
+class UtcDateTimeField(IsoDateTimeField):
+    """An ISO 8601 moment within the calendar (validate_day, as typed), in UTC: its text may
+    carry any offset up to ±23:59, and PostgreSQL refuses those beyond ±15:59."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is None:
+            return None
+        validate_day(moment)  # so that it stays within the calendar in UTC too
+        return moment.astimezone(UTC)
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
+
+
 class ReportFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Search")
     # No DISTINCT: there is no join that could repeat a report, and DISTINCT over every column
@@ -42,19 +59,17 @@ class ReportFilterSet(django_filters.FilterSet):
     )
     created_by = django_filters.CharFilter(lookup_expr="icontains", label="Created by")
     name = django_filters.CharFilter(lookup_expr="icontains", label="Name contains")
-    created_after = django_filters.IsoDateTimeFilter(
+    created_after = UtcDateTimeFilter(
         field_name="created_at",
         lookup_expr="gte",
         label="Created from",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-        validators=[validate_day],
     )
-    created_before = django_filters.IsoDateTimeFilter(
+    created_before = UtcDateTimeFilter(
         field_name="created_at",
         lookup_expr="lt",
         label="Created before",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-        validators=[validate_day],
     )
     period_from = django_filters.DateFilter(
         method="period_overlaps_from",

@@ -1,6 +1,8 @@
 """What a logged-in user can send the pages that they do not expect: it is refused in words,
 never a server error."""
 
+from datetime import timedelta, timezone
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -61,6 +63,20 @@ class TestListDates:
         assert f"{label}: Enter a date between 0001-01-02 and 9999-12-30." in html
         # The other filters still apply: the report is listed.
         assert "March GPUs" in html
+
+    @pytest.mark.parametrize("hours", [23, -23])
+    def test_a_moment_with_any_offset_filters_in_utc(self, browser, march, hours):
+        # PostgreSQL refuses offsets beyond ±15:59; ISO 8601 allows up to ±23:59.
+        zone = timezone(timedelta(hours=hours, minutes=59 if hours > 0 else -59))
+        just_after = (march.created_at + timedelta(seconds=1)).astimezone(zone).isoformat()
+
+        before = browser.get(LIST, {"created_before": just_after})
+        after = browser.get(LIST, {"created_after": just_after})
+
+        assert (before.status_code, after.status_code) == (200, 200)
+        assert not before.context["filterset"].errors and not after.context["filterset"].errors
+        assert "March GPUs" in before.content.decode()
+        assert "March GPUs" not in after.content.decode()
 
     def test_the_last_supported_day_still_filters(self, browser, march):
         response = browser.get(LIST, {"period_from": "2026-03-31", "period_to": "9998-12-31"})

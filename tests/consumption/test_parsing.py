@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from consumption import parsing
 from consumption.parsing import FIELDS, FileError, RowError, SampleRow, format_for, read_samples
+from consumption.parsing import lines as parsing
 
 CLUSTER_ID = "0f8fad5b-d9cb-469f-a165-70867728950e"
 MAY_1 = 1_714_521_600  # 2024-05-01T00:00:00Z

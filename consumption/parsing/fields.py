@@ -1,5 +1,6 @@
-"""Reading and checking usage files (spec 3.1, 3.2): CSV or JSON Lines in, one `SampleRow` or
-`RowError`s per data line out, streamed so that memory does not grow with the file.
+"""A usage sample's fields (spec 3.1): their names in a usage file (`FIELDS`), the checks that
+turn one line's values into a `SampleRow` in the units the database stores, or into `RowError`s,
+and `RowConverter`, which applies them all to one line.
 
 Only what one line can tell is checked here; what needs the database or the whole file (a project
 in two departments, a cluster's name) is the importer's business.
@@ -7,19 +8,16 @@ in two departments, a cluster's name) is the importer's business.
 
 from __future__ import annotations
 
-import csv
-import itertools
 import json
 import re
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal
-from operator import itemgetter
-from typing import BinaryIO, NamedTuple
+from typing import NamedTuple
 
-from .models import MAX_DURATION_SECONDS, MICRO
+from ..models import MAX_DURATION_SECONDS, MICRO
+from .errors import RowError
 
 FIELDS: tuple[str, ...] = (
     "cluster_id",
@@ -37,7 +35,6 @@ FIELDS: tuple[str, ...] = (
     "memory_allocated_bytes",
     "memory_used_bytes",
 )
-FORMATS = {".csv": "csv", ".jsonl": "jsonl"}
 DEFAULT_NODEPOOL = "default"
 MAX_NAME_LENGTH = 200
 # Bounds that keep every sum of amount x seconds within a signed 64-bit integer for any realistic
@@ -46,8 +43,6 @@ MAX_UNITS = 1_000_000
 MAX_BYTES = 10**15
 MIN_START_EPOCH = 0  # 1970-01-01T00:00:00Z
 END_START_EPOCH = 4_102_444_800  # 2100-01-01T00:00:00Z, excluded
-# A line longer than this is refused rather than read into memory.
-MAX_LINE_BYTES = 1 << 20
 # Converted values are cached per file, as names and amounts repeat a lot. A cache is emptied
 # when full so that memory stays flat; the names' caches are larger, to hold every workload of
 # a time interval.
@@ -74,260 +69,6 @@ class SampleRow(NamedTuple):
     cpu_used_micro: int
     memory_allocated_bytes: int
     memory_used_bytes: int
-
-
-@dataclass(frozen=True, slots=True)
-class RowError:
-    """Why one line of the file is not a valid sample (field None: the whole line)."""
-
-    line: int
-    field: str | None
-    reason: str
-
-    def __str__(self) -> str:
-        if self.field is None:
-            return f"line {self.line}: {self.reason}"
-        return f"line {self.line}, {self.field}: {self.reason}"
-
-
-class FileError(Exception):
-    """The whole file is unusable (empty, no header, missing columns, unknown format...)."""
-
-
-def format_for(path: str) -> str:
-    """The file format ("csv" or "jsonl") chosen by the path's extension; "-" is CSV on stdin."""
-    if path == "-":
-        return "csv"
-    for extension, fmt in FORMATS.items():
-        if path.lower().endswith(extension):
-            return fmt
-    raise FileError(
-        f"Cannot tell the format of {path!r}: use a .csv or .jsonl file, or - for CSV on "
-        "standard input."
-    )
-
-
-def read_samples(stream: BinaryIO, fmt: str) -> Iterator[SampleRow | RowError]:
-    """One SampleRow, or one RowError per bad field, for each data line of a binary stream."""
-    if fmt == "csv":
-        samples = _csv_samples(stream)
-    elif fmt == "jsonl":
-        samples = _jsonl_samples(stream)
-    else:
-        raise FileError(f"Unknown format {fmt!r}: expected one of {', '.join(FORMATS.values())}.")
-    # Read up to the first data line now, so that a FileError (an empty file, a bad header) comes
-    # from this call, before anything is yielded. The readers raise rather than yield nothing.
-    first = next(samples)
-    return itertools.chain((first,), samples)
-
-
-# --- Reading lines -------------------------------------------------------------------------------
-
-
-class _LineTooLong(Exception):
-    """A line longer than MAX_LINE_BYTES; `error` reports it."""
-
-    def __init__(self, error: RowError):
-        self.error = error
-
-
-class _Lines:
-    """The lines of a binary stream as text, numbered from 1 in `number`.
-
-    A line that is not UTF-8 is noted in `problems` and decoded with replacement characters, so
-    that a CSV record keeps its shape. A line longer than MAX_LINE_BYTES is skipped without being
-    kept in memory, and raises _LineTooLong; iterating again goes on with the next line.
-    """
-
-    def __init__(self, stream: BinaryIO):
-        self.readline = stream.readline
-        self.number = 0
-        self.problems: list[RowError] = []
-
-    def __iter__(self) -> _Lines:
-        return self
-
-    def __next__(self) -> str:
-        raw = self.readline(MAX_LINE_BYTES)
-        if not raw:
-            raise StopIteration
-        self.number += 1
-        if self.number == 1:
-            if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-                raise FileError("The file is UTF-16; save it as UTF-8.")
-            if raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-        if len(raw) == MAX_LINE_BYTES and not raw.endswith(b"\n"):
-            while (rest := self.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
-                pass
-            raise _LineTooLong(
-                RowError(self.number, None, f"is longer than {MAX_LINE_BYTES:,} bytes")
-            )
-        try:
-            return raw.decode()
-        except UnicodeDecodeError as error:
-            self.problems.append(
-                RowError(
-                    self.number,
-                    None,
-                    f"is not valid UTF-8 (byte 0x{raw[error.start]:02X} at position "
-                    f"{error.start + 1}); save the file as UTF-8",
-                )
-            )
-            return raw.decode(errors="replace")
-
-
-# --- CSV -----------------------------------------------------------------------------------------
-
-
-def _csv_samples(stream: BinaryIO) -> Iterator[SampleRow | RowError]:
-    lines = _Lines(stream)
-    problems = lines.problems
-    reader = csv.reader(lines, strict=True)
-    convert = _RowConverter().convert
-    pick = None  # set by the header, the first non-blank record
-    width = 0
-    has_data = False
-    last_line = 0
-    while True:
-        try:
-            for cells in reader:
-                line = last_line + 1  # a quoted value may span lines: the record's first line
-                last_line = lines.number
-                if problems:
-                    # A line of this record could not be read; that is the record's error.
-                    error = problems[0]
-                    problems.clear()
-                    if pick is None:
-                        raise FileError(f"The header (line {error.line}) {error.reason}.")
-                    has_data = True
-                    yield error
-                elif not cells or (len(cells) == 1 and not cells[0].strip()):
-                    continue  # a blank line
-                elif pick is None:
-                    pick = _pick_columns(line, cells)
-                    width = len(cells)
-                elif len(cells) != width:
-                    has_data = True
-                    yield RowError(line, None, f"has {len(cells)} cells but the header has {width}")
-                else:
-                    has_data = True
-                    result = convert(line, pick(cells))
-                    if type(result) is list:
-                        yield from result
-                    else:
-                        yield result
-            break
-        except (csv.Error, _LineTooLong) as failure:
-            # The reader starts afresh with the next line.
-            line = last_line + 1
-            last_line = lines.number
-            if problems:
-                error = problems[0]
-                problems.clear()
-            elif isinstance(failure, _LineTooLong):
-                error = failure.error
-            elif str(failure) == "unexpected end of data":
-                error = RowError(line, None, "has a quoted value whose closing quote is missing")
-            else:
-                error = RowError(line, None, f"is not valid CSV: {failure}")
-            if pick is None:
-                raise FileError(f"The header (line {error.line}) {error.reason}.") from None
-            has_data = True
-            yield error
-    if pick is None:
-        raise FileError("The file is empty.")
-    if not has_data:
-        raise FileError("The file has a header row but no data rows.")
-
-
-def _pick_columns(line: int, names: list[str]) -> Callable[[list[str]], tuple[str, ...]]:
-    """A function taking the FIELDS, in order, from a row with these column names."""
-    positions: dict[str, int] = {}
-    for position, name in enumerate(names):
-        name = name.strip()
-        if name in FIELDS:
-            if name in positions:
-                raise FileError(f"The header (line {line}) has the column {name!r} twice.")
-            positions[name] = position
-    missing = [field for field in FIELDS if field not in positions]
-    if missing:
-        raise FileError(
-            f"The header (line {line}) lacks the column(s) {', '.join(missing)}. A CSV file "
-            f"starts with a header row naming these columns: {', '.join(FIELDS)}."
-        )
-    return itemgetter(*(positions[field] for field in FIELDS))
-
-
-# --- JSON Lines ----------------------------------------------------------------------------------
-
-# parse_float keeps every digit; NaN and Infinity become Decimals so the field check names them.
-_json_decode = json.JSONDecoder(parse_float=Decimal, parse_constant=Decimal).decode
-_pick_fields = itemgetter(*FIELDS)
-
-
-def _jsonl_samples(stream: BinaryIO) -> Iterator[SampleRow | RowError]:
-    lines = _Lines(stream)
-    problems = lines.problems
-    convert = _RowConverter().convert
-    has_data = False
-    while True:
-        try:
-            for text in lines:
-                if problems:
-                    has_data = True
-                    yield problems.pop()
-                elif not text.isspace():
-                    has_data = True
-                    yield from _jsonl_line(lines.number, text, convert)
-            break
-        except _LineTooLong as failure:
-            has_data = True
-            yield failure.error
-    if not has_data:
-        raise FileError("The file is empty.")
-
-
-def _jsonl_line(
-    line: int, text: str, convert: Callable[[int, tuple], SampleRow | list[RowError]]
-) -> Iterator[SampleRow | RowError]:
-    """What one non-blank line of a JSON Lines file gives."""
-    try:
-        value = _json_decode(text)
-    except json.JSONDecodeError as error:
-        yield RowError(line, None, f"is not valid JSON: {error.msg} (column {error.colno})")
-        return
-    except (ValueError, RecursionError) as error:  # a huge integer, deep nesting
-        yield RowError(line, None, f"is not valid JSON: {error}")
-        return
-    if type(value) is not dict:
-        yield RowError(line, None, f"must be a JSON object (got {_json_kind(value)})")
-        return
-    try:
-        raw = _pick_fields(value)
-    except KeyError:
-        for field in FIELDS:
-            if field not in value:
-                yield RowError(line, field, "is missing")
-        return
-    result = convert(line, raw)
-    if type(result) is list:
-        yield from result
-    else:
-        yield result
-
-
-def _json_kind(value: object) -> str:
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return "a string"
-    if value is None or isinstance(value, bool):
-        return json.dumps(value)
-    return "a number"
-
-
-# --- Fields --------------------------------------------------------------------------------------
 
 
 class _Invalid(ValueError):
@@ -547,7 +288,7 @@ class _Cache(dict):
         return converted
 
 
-class _RowConverter:
+class RowConverter:
     """Turns the raw values of one line, in FIELDS order, into a SampleRow or its errors."""
 
     def __init__(self) -> None:

@@ -229,6 +229,16 @@ def _new_client_id() -> str:
     return secrets.token_hex(16)
 
 
+class ServiceAccountQuerySet(models.QuerySet):
+    def authenticate(self, client_id: str, secret: str) -> ServiceAccount | None:
+        """The active account with this client ID and secret, or None."""
+        account = self.filter(client_id=client_id, is_active=True).first()
+        if account is None:
+            make_password(secret)  # as long as a wrong secret takes: no hint that the ID is unknown
+            return None
+        return account if account.check_secret(secret) else None
+
+
 class ServiceAccount(models.Model):
     """A machine identity of a tenant; it authenticates to the API with client id and secret.
     Only a hash of the secret is stored: the secret is shown once, when it is made."""
@@ -241,6 +251,8 @@ class ServiceAccount(models.Model):
     secret_hash = models.CharField(max_length=256, editable=False)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = ServiceAccountQuerySet.as_manager()
 
     class Meta:
         ordering = ["tenant", "name"]
@@ -269,6 +281,22 @@ class ServiceAccount(models.Model):
 
 
 class TokenFailureQuerySet(models.QuerySet):
+    def client_id_wait(self, client_id: str) -> int:
+        """How long the client ID must wait before its next token request (0: not at all)."""
+        return self.wait_seconds(
+            TokenFailure.Kind.CLIENT_ID, client_id, settings.API_TOKEN_MAX_FAILURES
+        )
+
+    def record_failure(self, client_id: str, address: str) -> int:
+        """Count a failed token request against its client ID and its address; return how long
+        the address must wait: 0 unless it had had its tries before this one."""
+        wait = self.wait_seconds(
+            TokenFailure.Kind.ADDRESS, address, settings.API_TOKEN_MAX_FAILURES_PER_ADDRESS
+        )
+        self.record(TokenFailure.Kind.CLIENT_ID, client_id)
+        self.record(TokenFailure.Kind.ADDRESS, address)
+        return wait
+
     def wait_seconds(self, kind: str, key: str, limit: int) -> int:
         """How long the key must wait before its next try: 0 unless it has had `limit` failed
         token requests in its current window, else the seconds left of that window."""

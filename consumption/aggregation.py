@@ -11,69 +11,24 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.db.models import F, IntegerField, QuerySet, Sum, Value
 from django.db.models.functions import Greatest, Least
 
-from reports_site.tenancy.models import Cluster, Department, NodePool, Project, Tenant
+from reports_site.tenancy.models import Project, Tenant
 
-from .models import DAY_SECONDS, MAX_DURATION_SECONDS, MIB, MICRO, UsageRollup, UsageSample
+from .measures import MEASURES, SUMS, Segment
+from .models import DAY_SECONDS, MAX_DURATION_SECONDS, UsageRollup, UsageSample
 
-
-class Segment:
-    """What a report's rows are grouped by (the API's `groupBy`)."""
-
-    PROJECT = "Project"
-    DEPARTMENT = "Department"
-    CLUSTER = "Cluster"
-    NODEPOOL = "Nodepool"
-    CHOICES = [PROJECT, DEPARTMENT, CLUSTER, NODEPOOL]
-
-
-SEGMENT_COLUMNS = {
-    Segment.CLUSTER: ("Cluster",),
-    Segment.DEPARTMENT: ("Cluster", "Department"),
-    Segment.PROJECT: ("Cluster", "Department", "Project"),
-    Segment.NODEPOOL: ("Cluster", "Node pool"),
-}
-MEASURE_COLUMNS = (
-    "GPU allocation hours",
-    "GPU Idle hours",
-    "CPU cores allocation hours",
-    "CPU cores usage hours",
-    "CPU Memory bytes allocation hours",
-    "CPU Memory bytes usage hours",
-)
 FILTER_FIELDS = ("projectName", "departmentName", "clusterId")
-
-# The field of a sample or a rollup that identifies its segment.
-_SEGMENT_KEY = {
-    Segment.PROJECT: "project_id",
-    Segment.DEPARTMENT: "project__department_id",
-    Segment.CLUSTER: "project__cluster_id",
-    Segment.NODEPOOL: "nodepool_id",
-}
-# The integer sums behind the six measures: amount × seconds, memory split into whole MiB and rest.
-_SUMS = (
-    "gpu_allocated",
-    "gpu_idle",
-    "cpu_allocated",
-    "cpu_used",
-    "memory_allocated_mib",
-    "memory_allocated_rest",
-    "memory_used_mib",
-    "memory_used_rest",
-)
-_HOURS = Decimal("0.0001")
-_WHOLE = Decimal(1)
 
 Filters = dict[str, set[str]]
 
 
 @dataclass(frozen=True)
 class ConsumptionRow:
-    """One segment's consumption: its names, then the six measures of MEASURE_COLUMNS."""
+    """One segment's consumption: its names, then the six measures, in the order of MEASURES."""
 
     segment: tuple[str, ...]
     gpu_allocation_hours: Decimal
@@ -85,14 +40,7 @@ class ConsumptionRow:
 
     @property
     def measures(self) -> tuple[Decimal | int, ...]:
-        return (
-            self.gpu_allocation_hours,
-            self.gpu_idle_hours,
-            self.cpu_allocation_hours,
-            self.cpu_usage_hours,
-            self.memory_allocation_byte_hours,
-            self.memory_usage_byte_hours,
-        )
+        return tuple(getattr(self, measure.name) for measure in MEASURES)
 
 
 def parse_filters(filter_by: Iterable[str]) -> Filters:
@@ -128,14 +76,14 @@ def consumption_rows(
     """The consumption of `tenant` during [start, end), one row per segment that has at least one
     sample overlapping the period, sorted by the segment's names. Only `projects` (the projects
     the requester may read, as a queryset or ids) count, narrowed by `filters`."""
-    if group_by not in SEGMENT_COLUMNS:
-        raise ValueError(f"Unknown segment {group_by!r}; use one of {', '.join(Segment.CHOICES)}.")
+    if group_by not in Segment.values:
+        raise ValueError(f"Unknown segment {group_by!r}; use one of {', '.join(Segment.values)}.")
     period_start, period_end = _epoch(start, "start"), _epoch(end, "end")
     if period_start >= period_end:
         raise ValueError("The period's start must be before its end.")
 
     allowed = _allowed_projects(tenant, projects, filters or {})
-    key = _SEGMENT_KEY[group_by]
+    key = Segment(group_by).grouping.key
     totals: dict[int, list[int]] = {}
     if use_rollups:
         first_day = -(-period_start // DAY_SECONDS)  # the first midnight inside the period
@@ -160,7 +108,9 @@ def raw_sample_sums(*, tenant: Tenant, start: datetime, end: datetime, group_by:
     """The benchmark's baseline: one GROUP BY over the raw samples of the whole tenant."""
     allowed = Project.objects.for_tenant(tenant).values("pk")
     return list(
-        _sample_sums(allowed, _SEGMENT_KEY[group_by], _epoch(start, "start"), _epoch(end, "end"))
+        _sample_sums(
+            allowed, Segment(group_by).grouping.key, _epoch(start, "start"), _epoch(end, "end")
+        )
     )
 
 
@@ -190,8 +140,8 @@ def _rollup_sums(allowed: QuerySet, key: str, first_day: int, last_day: int) -> 
     return (
         UsageRollup.objects.filter(project_id__in=allowed, day__gte=first_day, day__lt=last_day)
         .values(key)
-        .annotate(**{f"sum_{name}": Sum(name) for name in _SUMS})
-        .values_list(key, *(f"sum_{name}" for name in _SUMS))
+        .annotate(**{f"sum_{name}": Sum(name) for name in SUMS})
+        .values_list(key, *(f"sum_{name}" for name in SUMS))
         .order_by()
     )
 
@@ -200,23 +150,7 @@ def _sample_sums(allowed: QuerySet, key: str, window_start: int, window_end: int
     """Sums over the raw samples, each prorated by its overlap with [window_start, window_end)."""
     end = F("start_epoch") + F("duration_seconds")
     overlap = Least(end, Value(window_end)) - Greatest(F("start_epoch"), Value(window_start))
-
-    def mib(field: str):
-        return F(field) / Value(MIB)
-
-    def rest(field: str):
-        return F(field) - F(field) / Value(MIB) * Value(MIB)
-
-    amounts = {
-        "gpu_allocated": F("gpu_allocated_micro"),
-        "gpu_idle": F("gpu_idle_micro"),
-        "cpu_allocated": F("cpu_allocated_micro"),
-        "cpu_used": F("cpu_used_micro"),
-        "memory_allocated_mib": mib("memory_allocated_bytes"),
-        "memory_allocated_rest": rest("memory_allocated_bytes"),
-        "memory_used_mib": mib("memory_used_bytes"),
-        "memory_used_rest": rest("memory_used_bytes"),
-    }
+    amounts = dict(zip(SUMS, (e for m in MEASURES for e in m.expressions()), strict=True))
     return (
         UsageSample.objects.filter(
             project_id__in=allowed,
@@ -233,55 +167,24 @@ def _sample_sums(allowed: QuerySet, key: str, window_start: int, window_end: int
                 for name, amount in amounts.items()
             }
         )
-        .values_list(key, *(f"sum_{name}" for name in _SUMS))
+        .values_list(key, *(f"sum_{name}" for name in SUMS))
         .order_by()
     )
 
 
 def _add(totals: dict[int, list[int]], rows: Iterable[tuple]) -> None:
     for segment_id, *sums in rows:
-        current = totals.setdefault(segment_id, [0] * len(_SUMS))
+        current = totals.setdefault(segment_id, [0] * len(SUMS))
         for index, value in enumerate(sums):
             current[index] += int(value or 0)
 
 
 def _rows(group_by: str, totals: dict[int, list[int]]) -> list[ConsumptionRow]:
-    names = _segment_names(group_by, totals.keys())
+    names = Segment(group_by).grouping.names_of(totals.keys())
     rows = [_row(names[segment_id], sums) for segment_id, sums in totals.items()]
     return sorted(rows, key=lambda row: row.segment)
 
 
 def _row(segment: tuple[str, ...], sums: list[int]) -> ConsumptionRow:
-    gpu_alloc, gpu_idle, cpu_alloc, cpu_used, mem_a_mib, mem_a_rest, mem_u_mib, mem_u_rest = sums
-    return ConsumptionRow(
-        segment=segment,
-        gpu_allocation_hours=_hours(gpu_alloc),
-        gpu_idle_hours=_hours(gpu_idle),
-        cpu_allocation_hours=_hours(cpu_alloc),
-        cpu_usage_hours=_hours(cpu_used),
-        memory_allocation_byte_hours=_byte_hours(mem_a_mib * MIB + mem_a_rest),
-        memory_usage_byte_hours=_byte_hours(mem_u_mib * MIB + mem_u_rest),
-    )
-
-
-def _hours(micro_seconds: int) -> Decimal:
-    return (Decimal(micro_seconds) / (MICRO * 3600)).quantize(_HOURS, rounding=ROUND_HALF_UP)
-
-
-def _byte_hours(byte_seconds: int) -> int:
-    return int((Decimal(byte_seconds) / 3600).quantize(_WHOLE, rounding=ROUND_HALF_UP))
-
-
-def _segment_names(group_by: str, ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
-    ids = list(ids)
-    if group_by == Segment.PROJECT:
-        units = Project.objects.filter(pk__in=ids).values_list(
-            "pk", "cluster__name", "department__name", "name"
-        )
-    elif group_by == Segment.DEPARTMENT:
-        units = Department.objects.filter(pk__in=ids).values_list("pk", "cluster__name", "name")
-    elif group_by == Segment.CLUSTER:
-        units = Cluster.objects.filter(pk__in=ids).values_list("pk", "name")
-    else:
-        units = NodePool.objects.filter(pk__in=ids).values_list("pk", "cluster__name", "name")
-    return {pk: tuple(names) for pk, *names in units}
+    parts = iter(sums)
+    return ConsumptionRow(segment, *(m.value([next(parts) for _ in m.sums]) for m in MEASURES))

@@ -10,25 +10,12 @@ from collections.abc import Iterable
 
 from django.db import connection
 
-from .models import DAY_SECONDS, MIB, UsageRollup, UsageSample
+from .measures import MEASURES, SUMS
+from .models import DAY_SECONDS, UsageRollup, UsageSample
 
-# The product amount × seconds for each rollup column, over the alias `o` (overlap in seconds).
-_ROLLUP_SUMS = {
-    "gpu_allocated": "SUM(gpu_allocated_micro * o)",
-    "gpu_idle": "SUM(gpu_idle_micro * o)",
-    "cpu_allocated": "SUM(cpu_allocated_micro * o)",
-    "cpu_used": "SUM(cpu_used_micro * o)",
-    "memory_allocated_mib": f"SUM((memory_allocated_bytes / {MIB}) * o)",
-    "memory_allocated_rest": (
-        f"SUM((memory_allocated_bytes - (memory_allocated_bytes / {MIB}) * {MIB}) * o)"
-    ),
-    "memory_used_mib": f"SUM((memory_used_bytes / {MIB}) * o)",
-    "memory_used_rest": f"SUM((memory_used_bytes - (memory_used_bytes / {MIB}) * {MIB}) * o)",
-}
-_AMOUNTS = (
-    "gpu_allocated_micro, gpu_idle_micro, cpu_allocated_micro, cpu_used_micro, "
-    "memory_allocated_bytes, memory_used_bytes"
-)
+# Each rollup column's sum of amount × seconds, over the alias `o` (overlap in seconds).
+_ROLLUP_SUMS = dict(zip(SUMS, (sql for m in MEASURES for sql in m.sql()), strict=True))
+_AMOUNTS = ", ".join(m.amount for m in MEASURES)
 # Projects per statement: keeps the parameter count far below every database's limit.
 _CHUNK = 500
 

@@ -5,14 +5,11 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import TextIO
 
-from consumption.aggregation import MEASURE_COLUMNS, SEGMENT_COLUMNS, ConsumptionRow
+from consumption.aggregation import ConsumptionRow
+from consumption.measures import header
 
 # Spreadsheets run a cell that starts with one of these as a formula.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def header(group_by: str) -> list[str]:
-    return [*SEGMENT_COLUMNS[group_by], *MEASURE_COLUMNS]
 
 
 def write_csv(out: TextIO, group_by: str, rows: Iterable[ConsumptionRow]) -> int:

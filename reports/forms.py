@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 from django import forms
 from django.core.exceptions import ValidationError
 
-from consumption.aggregation import Segment
+from consumption.measures import Segment
 from reports_site.tenancy import permissions
 
 # The service's field names, and the form fields that show their errors.
@@ -46,7 +46,7 @@ class ReportForm(forms.Form):
         validators=[validate_day],
     )
     group_by = forms.ChoiceField(
-        label="Segment by", choices=[(s, s) for s in Segment.CHOICES], initial=Segment.PROJECT
+        label="Segment by", choices=Segment.choices, initial=Segment.PROJECT
     )
     projects = forms.MultipleChoiceField(
         label="Projects", required=False, widget=forms.SelectMultiple(attrs={"size": 6})

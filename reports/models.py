@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from consumption.aggregation import Segment
+from consumption.measures import Segment
 from reports_site.tenancy import permissions
 from reports_site.tenancy.models import ServiceAccount, Tenant, User
 
@@ -91,7 +91,7 @@ class Report(models.Model):
     group_by = models.CharField(
         "segment by",
         max_length=20,
-        choices=[(choice, choice) for choice in Segment.CHOICES],
+        choices=Segment.choices,
         default=Segment.PROJECT,
     )
     filter_by = models.JSONField(

@@ -12,7 +12,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from consumption.aggregation import Segment, parse_filters
+from consumption.aggregation import parse_filters
+from consumption.measures import Segment
 from reports_site.tenancy import permissions
 from reports_site.tenancy.models import ServiceAccount
 
@@ -114,8 +115,8 @@ def clean_report_fields(
             errors["end"] = f"The collection period can be at most {longest} days long."
 
     group_by = group_by or Segment.PROJECT
-    if group_by not in Segment.CHOICES:
-        errors["group_by"] = f"Choose one of {', '.join(Segment.CHOICES)}."
+    if group_by not in Segment.values:
+        errors["group_by"] = f"Choose one of {', '.join(Segment.values)}."
     filter_by = list(filter_by or [])
     try:
         parse_filters(filter_by)

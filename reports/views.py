@@ -14,7 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_tables2 import RequestConfig
 
-from consumption.aggregation import SEGMENT_COLUMNS
+from consumption.measures import Segment
 from reports_site.tenancy import permissions
 
 from . import services
@@ -213,7 +213,7 @@ def _back_to_list(request: HttpRequest) -> HttpResponse:
 def _preview_and_chart(report: Report) -> tuple[list[list[str]], list[dict]]:
     """One pass over the CSV: its header and first rows, and the segments with the most GPU
     allocation hours, largest first, each with its share of the largest (the bar's length)."""
-    width = len(SEGMENT_COLUMNS[report.group_by])
+    width = len(Segment(report.group_by).grouping.columns)
     with report.file.open("rb") as file:
         rows = csv.reader(line.decode("utf-8") for line in file)
         preview = list(itertools.islice(rows, PREVIEW_ROWS + 1))

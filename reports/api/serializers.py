@@ -1,8 +1,10 @@
 """The API's bodies and query parameters, with Run:ai's field names."""
 
 from rest_framework import serializers
+from rest_framework.fields import empty
+from rest_framework.settings import api_settings
 
-from consumption.aggregation import Segment
+from consumption.measures import Segment
 from reports.models import ReportStatus
 
 SORT_FIELDS = {
@@ -21,7 +23,7 @@ class ReportSerializer(serializers.Serializer):
     description = serializers.CharField()
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
-    groupBy = serializers.ChoiceField(source="group_by", choices=Segment.CHOICES)
+    groupBy = serializers.ChoiceField(source="group_by", choices=Segment.values)
     filterBy = serializers.ListField(source="filter_by", child=serializers.CharField())
     createdAt = serializers.DateTimeField(source="created_at")
     createdBy = serializers.CharField(source="created_by")
@@ -43,7 +45,7 @@ class ReportRequestSerializer(serializers.Serializer):
     start = serializers.DateTimeField(help_text="Start of the collection period, UTC, included.")
     end = serializers.DateTimeField(help_text="End of the collection period, UTC, excluded.")
     groupBy = serializers.ChoiceField(
-        choices=Segment.CHOICES, required=False, allow_null=True, default=None
+        choices=Segment.values, required=False, allow_null=True, default=None
     )
     filterBy = serializers.ListField(
         child=serializers.CharField(), required=False, default=list, max_length=100
@@ -95,14 +97,43 @@ class BatchDeleteResponseSerializer(serializers.Serializer):
 
 
 class TokenRequestSerializer(serializers.Serializer):
-    """Documented shape only: the view reads the keys case-insensitively, as the SDK sends
-    `AppId`/`AppSecret` where the API names `appID`/`appSecret`."""
+    """Keys are read ignoring case, as the SDK sends `AppId`/`AppSecret` where the API names
+    `appID`/`appSecret`."""
 
+    # The fields document the body; to_internal_value reads it by hand, as Run:ai's clients send
+    # it and with the answers they have always had. Valid: {"client_id": ..., "secret": ...}.
     grantType = serializers.ChoiceField(choices=["client_credentials", "app_token"])
     clientID = serializers.CharField(required=False)
     clientSecret = serializers.CharField(required=False)
     appID = serializers.CharField(required=False, help_text="Deprecated: app_token grant.")
     appSecret = serializers.CharField(required=False, help_text="Deprecated: app_token grant.")
+
+    def run_validation(self, data=empty) -> dict[str, str]:
+        # Here rather than in to_internal_value, which DRF never calls for a body of `null`.
+        if not isinstance(data, dict):
+            raise _refusal("The body is a JSON object.")
+        return super().run_validation(data)
+
+    def to_internal_value(self, data: dict) -> dict[str, str]:
+        body = {str(key).lower(): value for key, value in data.items()}
+        grant = body.get("granttype")
+        if grant == "client_credentials":
+            client_id, secret = body.get("clientid"), body.get("clientsecret")
+        elif grant == "app_token":
+            client_id, secret = body.get("appid"), body.get("appsecret")
+        else:
+            raise serializers.ValidationError(
+                {"grantType": ["use client_credentials (or the deprecated app_token)."]}
+            )
+        if not (isinstance(client_id, str) and client_id and isinstance(secret, str) and secret):
+            raise _refusal("Give the client ID and secret of a service account.")
+        if "\x00" in client_id + secret:
+            raise _refusal("The client ID and secret cannot hold null characters.")
+        return {"client_id": client_id, "secret": secret}
+
+
+def _refusal(message: str) -> serializers.ValidationError:
+    return serializers.ValidationError({api_settings.NON_FIELD_ERRORS_KEY: [message]})
 
 
 class TokenResponseSerializer(serializers.Serializer):

@@ -15,7 +15,7 @@ from runai.configuration import Configuration
 from runai.exceptions import ApiException
 from runai.runai_client import RunaiClient
 
-from consumption.aggregation import Segment
+from consumption.measures import Segment
 from reports.api import tokens
 from reports.csv_export import header
 from reports.models import Report
@@ -58,7 +58,7 @@ def new_report(name: str, **fields) -> models.ReportRequestFields:
 class TestRunapy:
     def test_creating_reports_of_each_segment_and_with_filters(self, live_server, robot, org):
         reports = sdk(live_server, robot).organizations.reports
-        for group_by in [*Segment.CHOICES, None]:
+        for group_by in [*Segment.values, None]:
             created = reports.create_report(new_report(f"By {group_by}", group_by=group_by))
             assert created.status_code == 202
             assert created.data["groupBy"] == (group_by or "Project")

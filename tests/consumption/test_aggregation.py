@@ -6,14 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from consumption.aggregation import (
-    MEASURE_COLUMNS,
-    SEGMENT_COLUMNS,
-    ConsumptionRow,
-    Segment,
-    consumption_rows,
-    parse_filters,
-)
+from consumption.aggregation import ConsumptionRow, consumption_rows, parse_filters
+from consumption.measures import MEASURES, Segment
 from reports_site.tenancy.models import Project
 from tests.consumption.samples import GIB, sample, save_samples
 
@@ -214,14 +208,14 @@ class TestSegments:
         ]
 
     def test_the_columns_of_each_segment(self):
-        assert SEGMENT_COLUMNS == {
+        assert {segment.value: segment.grouping.columns for segment in Segment} == {
             "Cluster": ("Cluster",),
             "Department": ("Cluster", "Department"),
             "Project": ("Cluster", "Department", "Project"),
             "Nodepool": ("Cluster", "Node pool"),
         }
-        assert MEASURE_COLUMNS[0] == "GPU allocation hours"
-        assert MEASURE_COLUMNS[-1] == "CPU Memory bytes usage hours"
+        assert MEASURES[0].column == "GPU allocation hours"
+        assert MEASURES[-1].column == "CPU Memory bytes usage hours"
 
     def test_another_tenants_usage_never_counts(self, tenant, spread, other_org):
         save_samples(sample(other_org["vision"], "2026-03-10T10:00Z", 3600, gpu=100))

@@ -11,7 +11,8 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumption.aggregation import Segment, consumption_rows
+from consumption.aggregation import consumption_rows
+from consumption.measures import Segment
 from consumption.models import MICRO, UsageSample
 from reports_site.tenancy.models import NodePool
 from tests.consumption.samples import save_samples
@@ -89,7 +90,7 @@ def brute_force(samples: list[UsageSample], start: int, end: int, group_by: str)
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(drawn=samples_strategy, period=period_strategy, group_by=st.sampled_from(Segment.CHOICES))
+@given(drawn=samples_strategy, period=period_strategy, group_by=st.sampled_from(Segment.values))
 def test_rollups_raw_samples_and_brute_force_agree(org, tenant, drawn, period, group_by):
     with transaction.atomic():
         samples = []

@@ -8,8 +8,9 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
-from consumption.aggregation import Segment, consumption_rows, raw_sample_sums
+from consumption.aggregation import consumption_rows, raw_sample_sums
 from consumption.benchmarking import END, load_scratch_usage
+from consumption.measures import Segment
 from reports_site.tenancy.models import Project, Tenant
 
 
@@ -74,7 +75,7 @@ class Command(BaseCommand):
         )
         for days in (30, 365):
             start = END - timedelta(days=days)
-            for group_by in Segment.CHOICES:
+            for group_by in Segment.values:
                 result = consumption_rows(
                     tenant=tenant, start=start, end=END, group_by=group_by, projects=projects
                 )

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from consumption.admin import CappedCountPaginator
-from consumption.aggregation import Segment
+from consumption.measures import Segment
 from reports.admin import ReportAdmin
 from reports.models import Report, ReportStatus
 from reports_site.tenancy.models import AccessRule, Role, ScopeType, Tenant, User
@@ -211,7 +211,7 @@ def _reports(scratch: list[Tenant], per_tenant: int):
             description=rng.choice(DESCRIPTIONS),
             start=end - timedelta(days=rng.choice(PERIOD_DAYS)),
             end=end,
-            group_by=rng.choice(Segment.CHOICES),
+            group_by=rng.choice(Segment.values),
             created_by=rng.choice(creators[tenant.pk]),
             created_at=created_at,
             status=status,

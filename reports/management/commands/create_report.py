@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from consumption.aggregation import Segment
+from consumption.measures import Segment
 from reports.models import Report, ReportStatus
 from reports.services import create_report
 from reports_site.tenancy.commands import moment_option, tenant_by_slug
@@ -30,7 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--description", default="")
         parser.add_argument("--start", required=True, metavar="ISO")
         parser.add_argument("--end", required=True, metavar="ISO")
-        parser.add_argument("--group-by", choices=Segment.CHOICES, default=Segment.PROJECT)
+        parser.add_argument("--group-by", choices=Segment.values, default=Segment.PROJECT)
         parser.add_argument(
             "--filter",
             action="append",

@@ -1,0 +1,138 @@
+"""What a report groups usage by (its segments) and what it sums (its measures), each said once.
+
+A segment names the CSV columns that identify a row, the field of a sample or a rollup that holds
+its id, and how its names are read. A measure names its CSV column, the sample's amount it sums,
+and how the sum is kept: amount × seconds in one integer, or, for memory, split into whole MiB and
+the rest so that a month of a large cluster's byte-seconds never overflows 64 bits. The
+aggregation's ORM sums, the rollups' SQL and the CSV header are all made from these tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import models
+from django.db.models import F, Value
+
+from reports_site.tenancy.models import Cluster, Department, NodePool, Project
+
+from .models import MIB, MICRO
+
+HOUR_SECONDS = 3600
+
+
+class Segment(models.TextChoices):
+    """What a report's rows are grouped by (the API's `groupBy`)."""
+
+    PROJECT = "Project"
+    DEPARTMENT = "Department"
+    CLUSTER = "Cluster"
+    NODEPOOL = "Nodepool"
+
+    @property
+    def grouping(self) -> Grouping:
+        return _GROUPINGS[self]
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """How one segment groups: the CSV columns naming a row, the field of a sample or a rollup
+    that holds the segment's id, and its model's fields that give those names, in order."""
+
+    columns: tuple[str, ...]
+    key: str
+    model: type[models.Model]
+    names: tuple[str, ...]
+
+    def names_of(self, ids) -> dict[int, tuple[str, ...]]:
+        """The names of these segments, by id."""
+        units = self.model.objects.filter(pk__in=list(ids)).values_list("pk", *self.names)
+        return {pk: tuple(names) for pk, *names in units}
+
+
+_GROUPINGS = {
+    Segment.PROJECT: Grouping(
+        ("Cluster", "Department", "Project"),
+        "project_id",
+        Project,
+        ("cluster__name", "department__name", "name"),
+    ),
+    Segment.DEPARTMENT: Grouping(
+        ("Cluster", "Department"), "project__department_id", Department, ("cluster__name", "name")
+    ),
+    Segment.CLUSTER: Grouping(("Cluster",), "project__cluster_id", Cluster, ("name",)),
+    Segment.NODEPOOL: Grouping(
+        ("Cluster", "Node pool"), "nodepool_id", NodePool, ("cluster__name", "name")
+    ),
+}
+
+_HOURS = Decimal("0.0001")
+_WHOLE = Decimal(1)
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One of a report's six numbers: `name` is its attribute on a ConsumptionRow, `column` its
+    CSV header, `amount` the sample's field it sums. Millionths become hours to 4 decimals;
+    bytes become byte-hours, kept as whole MiB and the rest (`in_mib`)."""
+
+    name: str
+    column: str
+    amount: str
+    in_mib: bool = False
+
+    @property
+    def sums(self) -> tuple[str, ...]:
+        """The rollup's columns (and the aggregation's sums) that keep this measure."""
+        stem = self.amount.removesuffix("_micro").removesuffix("_bytes")
+        return (f"{stem}_mib", f"{stem}_rest") if self.in_mib else (stem,)
+
+    def sql(self) -> tuple[str, ...]:
+        """Each sum as SQL over the sample's columns and the overlap in seconds `o`."""
+        a = self.amount
+        if not self.in_mib:
+            return (f"SUM({a} * o)",)
+        return (f"SUM(({a} / {MIB}) * o)", f"SUM(({a} - ({a} / {MIB}) * {MIB}) * o)")
+
+    def expressions(self) -> tuple:
+        """Each sum's amount as an ORM expression, to be multiplied by an overlap."""
+        a = F(self.amount)
+        if not self.in_mib:
+            return (a,)
+        return (a / Value(MIB), a - a / Value(MIB) * Value(MIB))
+
+    def value(self, sums: list[int]) -> Decimal | int:
+        """The measure from its sums (in the order of `sums`)."""
+        if not self.in_mib:
+            (micro_seconds,) = sums
+            return (Decimal(micro_seconds) / (MICRO * HOUR_SECONDS)).quantize(
+                _HOURS, rounding=ROUND_HALF_UP
+            )
+        mib, rest = sums
+        byte_seconds = Decimal(mib * MIB + rest)
+        return int((byte_seconds / HOUR_SECONDS).quantize(_WHOLE, rounding=ROUND_HALF_UP))
+
+
+MEASURES = (
+    Measure("gpu_allocation_hours", "GPU allocation hours", "gpu_allocated_micro"),
+    Measure("gpu_idle_hours", "GPU Idle hours", "gpu_idle_micro"),
+    Measure("cpu_allocation_hours", "CPU cores allocation hours", "cpu_allocated_micro"),
+    Measure("cpu_usage_hours", "CPU cores usage hours", "cpu_used_micro"),
+    Measure(
+        "memory_allocation_byte_hours",
+        "CPU Memory bytes allocation hours",
+        "memory_allocated_bytes",
+        in_mib=True,
+    ),
+    Measure(
+        "memory_usage_byte_hours", "CPU Memory bytes usage hours", "memory_used_bytes", in_mib=True
+    ),
+)
+# Every sum behind the measures, in order: the rollup's columns.
+SUMS = tuple(name for measure in MEASURES for name in measure.sums)
+
+
+def header(segment: str) -> list[str]:
+    """A report's CSV header: the segment's columns, then the measures'."""
+    return [*Segment(segment).grouping.columns, *(m.column for m in MEASURES)]

@@ -1,7 +1,7 @@
 """Settings for the test suite: the normal settings, made fast and self-contained."""
 
 from .settings import *  # noqa: F403
-from .settings import DATABASES, STORAGES, VAR_DIR
+from .settings import DATABASES, STORAGES, VAR_DIR, sqlite_options
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
@@ -17,6 +17,8 @@ WHITENOISE_AUTOREFRESH = True
 # the same database, with WAL and the busy timeout, as in production.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    # A test database need not survive a crash: no waiting for the disk.
+    DATABASES["default"]["OPTIONS"] = sqlite_options(synchronous="OFF")
 
 # django-axes refuses authenticate() without a request, as Client.login() and direct calls make
 # it. Its tests (tests/test_login_throttle.py) turn it back on.

@@ -4,8 +4,6 @@ and services as the pages."""
 
 import uuid
 
-from django.conf import settings
-from django.contrib.auth.hashers import make_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
@@ -220,49 +218,20 @@ def token(request: Request) -> Response:
     has had its tries waits, right secret or not: it is the one being guessed. An address that
     has had its tries is refused wrong credentials, but the right secret of a client ID that is
     not locked still works from it: behind a proxy, every service account shares one address."""
-    client_id, secret = _credentials(request)
-    failures = TokenFailure.objects
-    wait = failures.wait_seconds(
-        TokenFailure.Kind.CLIENT_ID, client_id, settings.API_TOKEN_MAX_FAILURES
-    )
+    body = s.TokenRequestSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    client_id, secret = body.validated_data["client_id"], body.validated_data["secret"]
+    wait = TokenFailure.objects.client_id_wait(client_id)
     if wait:
         return _too_many_failures(wait)
-    account = ServiceAccount.objects.filter(client_id=client_id, is_active=True).first()
-    if account is None:
-        make_password(secret)  # as long as a wrong secret takes: no hint that the ID is unknown
-    if account is not None and account.check_secret(secret):
+    account = ServiceAccount.objects.authenticate(client_id, secret)
+    if account is not None:
         access_token, lifetime = tokens.issue(account)
         return Response({"accessToken": access_token, "expiresIn": lifetime})
-    address = client_address(request)
-    wait = failures.wait_seconds(
-        TokenFailure.Kind.ADDRESS, address, settings.API_TOKEN_MAX_FAILURES_PER_ADDRESS
-    )
-    failures.record(TokenFailure.Kind.CLIENT_ID, client_id)
-    failures.record(TokenFailure.Kind.ADDRESS, address)
+    wait = TokenFailure.objects.record_failure(client_id, client_address(request))
     if wait:
         return _too_many_failures(wait)
     return error_response(401, "Invalid client credentials.")
-
-
-def _credentials(request: Request) -> tuple[str, str]:
-    """The client ID and secret of either grant; 400 for anything else."""
-    if not isinstance(request.data, dict):
-        raise exceptions.ValidationError("The body is a JSON object.")
-    body = {str(key).lower(): value for key, value in request.data.items()}
-    grant = body.get("granttype")
-    if grant == "client_credentials":
-        client_id, secret = body.get("clientid"), body.get("clientsecret")
-    elif grant == "app_token":
-        client_id, secret = body.get("appid"), body.get("appsecret")
-    else:
-        raise exceptions.ValidationError(
-            "grantType: use client_credentials (or the deprecated app_token)."
-        )
-    if not (isinstance(client_id, str) and client_id and isinstance(secret, str) and secret):
-        raise exceptions.ValidationError("Give the client ID and secret of a service account.")
-    if "\x00" in client_id + secret:
-        raise exceptions.ValidationError("The client ID and secret cannot hold null characters.")
-    return client_id, secret
 
 
 def _too_many_failures(wait: int) -> Response:

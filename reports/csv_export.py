@@ -1,6 +1,8 @@
-"""The report's CSV file (spec 4.3): UTF-8, RFC 4180 quoting, a header row, one row per segment."""
+"""The report's CSV file (spec 4.3): UTF-8, RFC 4180 quoting, a header row, one row per segment;
+and the summary of it that the report's page shows."""
 
 import csv
+import heapq
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import TextIO
@@ -8,6 +10,8 @@ from typing import TextIO
 from consumption.aggregation import ConsumptionRow
 from consumption.measures import header
 
+PREVIEW_ROWS = 10  # the CSV's first rows, shown on the report's page
+CHART_SEGMENTS = 10  # the segments with the most GPU allocation hours, charted there
 # Spreadsheets run a cell that starts with one of these as a formula.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -18,9 +22,25 @@ def write_csv(out: TextIO, group_by: str, rows: Iterable[ConsumptionRow]) -> int
     writer.writerow(header(group_by))
     count = 0
     for row in rows:
-        writer.writerow([*map(_text_cell, row.segment), *map(_number_cell, row.measures)])
+        writer.writerow(cells(row))
         count += 1
     return count
+
+
+def cells(row: ConsumptionRow) -> list[str]:
+    """A row as the CSV writes it."""
+    return [*map(_text_cell, row.segment), *map(_number_cell, row.measures)]
+
+
+def summary(group_by: str, rows: list[ConsumptionRow]) -> dict:
+    """What the report's page shows, kept with the report while the build has its rows: the
+    CSV's header and first rows (`preview`), and the segments with the most GPU allocation
+    hours, largest first, as [names joined by " / ", hours] (`top`)."""
+    top = heapq.nlargest(CHART_SEGMENTS, rows, key=lambda row: row.gpu_allocation_hours)
+    return {
+        "preview": [header(group_by), *map(cells, rows[:PREVIEW_ROWS])],
+        "top": [[" / ".join(row.segment), _number_cell(row.gpu_allocation_hours)] for row in top],
+    }
 
 
 def _text_cell(value: str) -> str:

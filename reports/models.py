@@ -123,6 +123,9 @@ class Report(models.Model):
     row_count = models.PositiveIntegerField("rows", null=True, blank=True)
     file_size = models.PositiveBigIntegerField("size", null=True, blank=True)
     file = models.FileField(upload_to=report_file_name, blank=True, max_length=200)
+    # What its page shows, kept by the build: the CSV's first rows and its largest segments
+    # (reports.csv_export.summary).
+    summary = models.JSONField(default=dict, blank=True, editable=False)
 
     objects = ReportQuerySet.as_manager()
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 from consumption.aggregation import consumption_rows, parse_filters
 from consumption.models import UsageSource
 
-from .csv_export import write_csv
+from .csv_export import summary, write_csv
 from .models import Report, ReportStatus, report_file_name
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def build_report(report_id: str) -> str:
     report = Report.objects.get(pk=report_id)
     try:
         with _Heartbeat(report_id):
-            name, size, rows = _build(report)
+            name, size, rows, shown = _build(report)
     except Exception:
         log.exception("Building report %s failed", report_id)
         _finish(report_id, ReportStatus.FAILED, FAILED_MESSAGE)
@@ -54,6 +54,7 @@ def build_report(report_id: str) -> str:
         file=name,
         file_size=size,
         row_count=rows,
+        summary=shown,
     )
     if not stored:
         # Deleted (or re-queued) while being built: leave no file behind.
@@ -91,7 +92,7 @@ def _claim(report_id: str) -> bool:
     return claimed == 1
 
 
-def _build(report: Report) -> tuple[str, int, int]:
+def _build(report: Report) -> tuple[str, int, int, dict]:
     rows = consumption_rows(
         tenant=report.tenant,
         start=report.start,
@@ -110,7 +111,7 @@ def _build(report: Report) -> tuple[str, int, int]:
         if default_storage.exists(key):
             default_storage.delete(key)
         name = default_storage.save(key, File(out.buffer))
-    return name, size, count
+    return name, size, count, summary(report.group_by, rows)
 
 
 def _finish(report_id: str, status: str, message: str, **fields) -> bool:

@@ -1,8 +1,5 @@
-import csv
-import heapq
-import itertools
 import uuid
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -14,7 +11,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_tables2 import RequestConfig
 
-from consumption.measures import Segment
 from reports_site.tenancy import permissions
 
 from . import services
@@ -25,8 +21,6 @@ from .models import Report
 from .tables import PAGE_SIZES, ReportPaginator, ReportTable, save_columns
 
 SEARCH_COUNT_LIMIT = 1000
-PREVIEW_ROWS = 10
-CHART_SEGMENTS = 10
 
 
 @login_required
@@ -105,11 +99,12 @@ def report_create(request: HttpRequest) -> HttpResponse:
 @require_GET
 def report_detail(request: HttpRequest, report_id) -> HttpResponse:
     """A report's fields and status, and when it is Ready the first rows of its CSV and a chart
-    of its largest segments."""
+    of its largest segments (both kept with the report by its build)."""
     report = _get_report_for_user(request, report_id)
     context = {"report": report}
     if report.is_ready:
-        context["preview"], context["chart"] = _preview_and_chart(report)
+        context["preview"] = report.summary.get("preview", [])
+        context["chart"] = _chart(report.summary.get("top", []))
     return render(request, "reports/report_detail.html", context)
 
 
@@ -210,29 +205,11 @@ def _back_to_list(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(_next_url(request))
 
 
-def _preview_and_chart(report: Report) -> tuple[list[list[str]], list[dict]]:
-    """One pass over the CSV: its header and first rows, and the segments with the most GPU
-    allocation hours, largest first, each with its share of the largest (the bar's length)."""
-    width = len(Segment(report.group_by).grouping.columns)
-    with report.file.open("rb") as file:
-        rows = csv.reader(line.decode("utf-8") for line in file)
-        preview = list(itertools.islice(rows, PREVIEW_ROWS + 1))
-        segments = (
-            (hours, " / ".join(row[:width]))
-            for row in itertools.chain(preview[1:], rows)
-            if (hours := _decimal(row, width)) is not None
-        )
-        top = heapq.nlargest(CHART_SEGMENTS, segments, key=lambda segment: segment[0])
-    largest = top[0][0] if top and top[0][0] > 0 else Decimal(1)
-    chart = [
+def _chart(top: list[list[str]]) -> list[dict]:
+    """The bars of the largest segments: each with its share of the largest (its length)."""
+    bars = [(label, Decimal(hours)) for label, hours in top]
+    largest = bars[0][1] if bars and bars[0][1] > 0 else Decimal(1)
+    return [
         {"label": label, "hours": hours, "percent": float(hours / largest * 100)}
-        for hours, label in top
+        for label, hours in bars
     ]
-    return preview, chart
-
-
-def _decimal(row: list[str], index: int) -> Decimal | None:
-    try:
-        return Decimal(row[index])
-    except (IndexError, InvalidOperation):
-        return None

@@ -1,10 +1,14 @@
 """A report's page and its download (spec 4.3, 4.4)."""
 
+import importlib
 from decimal import Decimal
 
 import pytest
+from django.apps import apps
+from django.core.files.storage import default_storage
 from django.urls import reverse
 
+from reports.models import Report
 from reports.services import create_report
 from tests.factories import grant
 from tests.reports.conftest import MARCH, ready_report
@@ -46,6 +50,29 @@ class TestReportDetail:
         html = response.content.decode()
         assert "Top projects by GPU allocation hours" in html
         assert '<rect class="bar" width="12.5%"' in html
+
+    def test_the_page_shows_what_the_build_kept_without_reading_the_file(
+        self, client, viewer, ready
+    ):
+        default_storage.delete(ready.file.name)
+        client.force_login(viewer)
+        response = client.get(reverse("reports:report_detail", args=[ready.pk]))
+        assert response.status_code == 200
+        assert [bar["label"] for bar in response.context["chart"]][0] == "west / training / llm"
+        assert "<td>vision</td>" in response.content.decode()
+
+    def test_reports_built_before_are_summarised_from_their_files_as_the_build_does(
+        self, viewer, ready
+    ):
+        kept = ready.summary
+        Report.objects.filter(pk=ready.pk).update(summary={})
+        migration = importlib.import_module("reports.migrations.0007_report_summary")
+
+        migration.summarise_built_reports(apps, None)
+
+        ready.refresh_from_db()
+        assert ready.summary == kept
+        assert len(kept["preview"]) == 5  # the header and the four projects of the fixture
 
     def test_a_pending_report_has_no_preview_or_download(self, client, viewer, pending):
         client.force_login(viewer)

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal
+from functools import lru_cache
 from typing import NamedTuple
 
 from ..models import MAX_DURATION_SECONDS, MICRO
@@ -43,9 +44,8 @@ MAX_UNITS = 1_000_000
 MAX_BYTES = 10**15
 MIN_START_EPOCH = 0  # 1970-01-01T00:00:00Z
 END_START_EPOCH = 4_102_444_800  # 2100-01-01T00:00:00Z, excluded
-# Converted values are cached per file, as names and amounts repeat a lot. A cache is emptied
-# when full so that memory stays flat; the names' caches are larger, to hold every workload of
-# a time interval.
+# Converted values are cached per file, as names and amounts repeat a lot. A cache is bounded so
+# that memory stays flat; the names' caches are larger, to hold every workload of a time interval.
 _CACHE_SIZE = 1024
 _NAME_CACHE_SIZE = 16_384
 
@@ -269,31 +269,17 @@ _CONVERTERS: tuple[Callable[[object], object], ...] = (
 )
 
 
-class _Cache(dict):
-    """Converted values of one field by the text they came from; emptied when full."""
-
-    __slots__ = ("convert", "size")
-
-    def __init__(self, convert: Callable[[object], object], size: int) -> None:
-        self.convert = convert
-        self.size = size
-
-    def __missing__(self, value: object) -> object:
-        converted = self.convert(value)
-        # Only text is kept: JSON's true would otherwise find the entry of 1.
-        if type(value) is str:
-            if len(self) >= self.size:
-                self.clear()
-            self[value] = converted
-        return converted
-
-
 class RowConverter:
     """Turns the raw values of one line, in FIELDS order, into a SampleRow or its errors."""
 
-    def __init__(self) -> None:
-        self.caches = tuple(
-            _Cache(convert, _NAME_CACHE_SIZE if convert in (_name, _nodepool) else _CACHE_SIZE)
+    def __init__(self, *, text_only: bool) -> None:
+        # A JSON value may be true, which equals 1: unless every value is text (as in a CSV file),
+        # the caches keep types apart, which costs a little on every look-up.
+        self.cached = tuple(
+            lru_cache(
+                _NAME_CACHE_SIZE if convert in (_name, _nodepool) else _CACHE_SIZE,
+                typed=not text_only,
+            )(convert)
             for convert in _CONVERTERS
         )
 
@@ -301,23 +287,23 @@ class RowConverter:
         # The fast path, for a valid line: no error bookkeeping, and one look-up per field, but
         # for the usage amounts (gpu_idle, cpu_used_cores, memory_used_bytes): they seldom
         # repeat, and converting them costs less than missing the cache.
-        c = self.caches
+        c = self.cached
         try:
             row = SampleRow(
                 line,
-                c[0][raw[0]],
-                c[1][raw[1]],
-                c[2][raw[2]],
-                c[3][raw[3]],
-                c[4][raw[4]],
-                c[5][raw[5]],
-                c[6][raw[6]],
-                c[7][raw[7]],
-                c[8][raw[8]],
+                c[0](raw[0]),
+                c[1](raw[1]),
+                c[2](raw[2]),
+                c[3](raw[3]),
+                c[4](raw[4]),
+                c[5](raw[5]),
+                c[6](raw[6]),
+                c[7](raw[7]),
+                c[8](raw[8]),
                 _micro(raw[9]),
-                c[10][raw[10]],
+                c[10](raw[10]),
                 _micro(raw[11]),
-                c[12][raw[12]],
+                c[12](raw[12]),
                 _bytes(raw[13]),
             )
         except (_Invalid, TypeError):  # TypeError: an unhashable JSON value (a list, an object)

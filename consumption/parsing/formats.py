@@ -52,7 +52,7 @@ def _csv_samples(stream: BinaryIO) -> Iterator[SampleRow | RowError]:
     lines = Lines(stream)
     problems = lines.problems
     reader = csv.reader(lines, strict=True)
-    convert = RowConverter().convert
+    convert = RowConverter(text_only=True).convert
     pick = None  # set by the header, the first non-blank record
     width = 0
     has_data = False
@@ -137,7 +137,7 @@ _pick_fields = itemgetter(*FIELDS)
 def _jsonl_samples(stream: BinaryIO) -> Iterator[SampleRow | RowError]:
     lines = Lines(stream)
     problems = lines.problems
-    convert = RowConverter().convert
+    convert = RowConverter(text_only=False).convert
     has_data = False
     while True:
         try:

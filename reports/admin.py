@@ -11,16 +11,22 @@ from consumption.admin import CappedCountPaginator
 from . import services
 from .downloads import csv_response
 from .models import Report, ReportStatus
-from .tables import DEFAULT_COLUMNS
+from .tables import ReportTable
 
 OPERATOR_FAILED_MESSAGE = "Stopped by an operator."
 
 
 @admin.register(Report)
 class ReportAdmin(admin.ModelAdmin):
-    # The table's default columns (one definition, in tables.py) but the long description,
-    # with the tenant, the segment and a download link.
-    list_display = ["name", "tenant", *DEFAULT_COLUMNS[2:], "group_by", "download"]
+    # The Reports table's default columns but the long description, with the tenant, the
+    # segment and a download link.
+    list_display = [
+        "name",
+        "tenant",
+        *(c for c in ReportTable.Meta.default_columns if c not in {"name", "description"}),
+        "group_by",
+        "download",
+    ]
     list_filter = ["status", "tenant", "type", "group_by"]
     list_select_related = ["tenant"]
     search_fields = ["name", "created_by"]

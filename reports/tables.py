@@ -12,10 +12,6 @@ from django_tables2.rows import BoundRows
 
 from .models import Report, ReportStatus, TableColumns
 
-# Shown until the user chooses otherwise; the rest are offered in the Columns chooser.
-DEFAULT_COLUMNS = ("name", "description", "status", "type", "created_by", "created_at", "period")
-# Always shown: the row's checkbox, and the name that leads to the report's page.
-FIXED_COLUMNS = ("selection", "name")
 # Offered in the page-size choice; the query string may ask for any size up to the largest.
 PAGE_SIZES = (10, 25, 50, 100)
 DEFAULT_PAGE_SIZE = 25
@@ -92,6 +88,18 @@ class ReportTable(tables.Table):
             "file_size",
             "status_updated_at",
         )
+        # Shown until the user chooses otherwise; the rest are offered in the Columns chooser.
+        default_columns = (
+            "name",
+            "description",
+            "status",
+            "type",
+            "created_by",
+            "created_at",
+            "period",
+        )
+        # Always shown: the row's checkbox, and the name that leads to the report's page.
+        fixed_columns = ("selection", "name")
         order_by = ("-created_at",)
         empty_text = "No reports match. Remove a filter, or clear them all."
         template_name = "reports/_table.html"
@@ -112,13 +120,14 @@ class ReportTable(tables.Table):
         return [
             (column.name, column.header)
             for column in table.columns.all()
-            if column.name not in FIXED_COLUMNS
+            if column.name not in cls.Meta.fixed_columns
         ]
 
     def configure(self, request: HttpRequest) -> None:
         """Show the columns the user chose (unknown names are dropped), or the defaults."""
         chosen = TableColumns.objects.filter(user=request.user, table=type(self).__name__).first()
-        wanted = set(chosen.columns if chosen else DEFAULT_COLUMNS) | set(FIXED_COLUMNS)
+        meta = type(self).Meta
+        wanted = set(chosen.columns if chosen else meta.default_columns) | set(meta.fixed_columns)
         for column in self.columns.all():
             if column.name in wanted:
                 self.columns.show(column.name)

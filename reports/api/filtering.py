@@ -15,6 +15,7 @@ from django.db.models import Q
 
 from reports.models import ReportStatus
 
+# The API's names of the report's fields that filterBy and sortBy take, and the model's.
 FIELDS = {"name": "name", "createdAt": "created_at", "createdBy": "created_by", "status": "status"}
 OPERATORS = ("==", "!=", "<=", ">=", "=@", "!@", "=^", "=$")
 TIME_OPERATORS = ("==", "!=", "<=", ">=")

@@ -7,12 +7,8 @@ from rest_framework.settings import api_settings
 from consumption.measures import Segment
 from reports.models import ReportStatus
 
-SORT_FIELDS = {
-    "name": "name",
-    "createdAt": "created_at",
-    "createdBy": "created_by",
-    "status": "status",
-}
+from .filtering import FIELDS
+
 INT32_MAX = 2**31 - 1
 
 
@@ -62,7 +58,7 @@ class SearchQuerySerializer(serializers.Serializer):
 
 
 class ListQuerySerializer(SearchQuerySerializer):
-    sortBy = serializers.ChoiceField(choices=list(SORT_FIELDS), required=False)
+    sortBy = serializers.ChoiceField(choices=list(FIELDS), required=False)
     sortOrder = serializers.ChoiceField(choices=["asc", "desc"], default="asc")
     offset = serializers.IntegerField(min_value=0, max_value=INT32_MAX, default=0)
     limit = serializers.IntegerField(min_value=1, max_value=500, default=50)

@@ -24,7 +24,7 @@ from reports_site.tenancy.models import ServiceAccount, TokenFailure
 from . import serializers as s
 from . import tokens
 from .errors import Conflict, error_response
-from .filtering import FilterError, parse_filter_by
+from .filtering import FIELDS, FilterError, parse_filter_by
 
 # The service's field names, as the API spells them in error messages.
 API_FIELD = {"group_by": "groupBy", "filter_by": "filterBy"}
@@ -66,7 +66,7 @@ def reports(request: Request) -> Response:
     params = _query(s.ListQuerySerializer, request)
     found = _filtered(request, params["search"])
     if "sortBy" in params:
-        column = s.SORT_FIELDS[params["sortBy"]]
+        column = FIELDS[params["sortBy"]]
         prefix = "-" if params["sortOrder"] == "desc" else ""
         found = found.order_by(f"{prefix}{column}", f"{prefix}pk")
     else:

@@ -5,7 +5,9 @@ from django.test import Client
 from django.urls import reverse
 
 from reports.models import TableColumns
-from reports.tables import DEFAULT_COLUMNS
+from reports.tables import ReportTable
+
+DEFAULT_COLUMNS = ReportTable.Meta.default_columns
 
 COLUMNS = reverse("reports:report_columns")
 LIST = reverse("reports:report_list")

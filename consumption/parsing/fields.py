@@ -20,22 +20,6 @@ from typing import NamedTuple
 from ..models import MAX_DURATION_SECONDS, MICRO
 from .errors import RowError
 
-FIELDS: tuple[str, ...] = (
-    "cluster_id",
-    "cluster",
-    "nodepool",
-    "department",
-    "project",
-    "workload",
-    "start",
-    "duration_seconds",
-    "gpu_allocated",
-    "gpu_idle",
-    "cpu_allocated_cores",
-    "cpu_used_cores",
-    "memory_allocated_bytes",
-    "memory_used_bytes",
-)
 DEFAULT_NODEPOOL = "default"
 MAX_NAME_LENGTH = 200
 # Bounds that keep every sum of amount x seconds within a signed 64-bit integer for any realistic
@@ -51,8 +35,8 @@ _NAME_CACHE_SIZE = 16_384
 
 
 class SampleRow(NamedTuple):
-    """One valid sample, in the units the database stores. (A named tuple: immutable, and quick
-    to make a million times.)"""
+    """One valid sample: its line, then the FIELDS in order, in the units the database stores. (A
+    named tuple: immutable, and quick to make a million times.)"""
 
     line: int
     cluster_id: uuid.UUID
@@ -250,23 +234,25 @@ def _duration(value: object) -> int:
     return number
 
 
-# One converter per field of FIELDS, in the same order.
-_CONVERTERS: tuple[Callable[[object], object], ...] = (
-    _cluster_id,
-    _name,
-    _nodepool,
-    _name,
-    _name,
-    _name,
-    _start,
-    _duration,
-    _micro,
-    _micro,
-    _micro,
-    _micro,
-    _bytes,
-    _bytes,
-)
+# A usage file's fields (spec 3.1), in order, each with the check that turns its value into the
+# SampleRow field at the same place.
+_CONVERTERS: dict[str, Callable[[object], object]] = {
+    "cluster_id": _cluster_id,
+    "cluster": _name,
+    "nodepool": _nodepool,
+    "department": _name,
+    "project": _name,
+    "workload": _name,
+    "start": _start,
+    "duration_seconds": _duration,
+    "gpu_allocated": _micro,
+    "gpu_idle": _micro,
+    "cpu_allocated_cores": _micro,
+    "cpu_used_cores": _micro,
+    "memory_allocated_bytes": _bytes,
+    "memory_used_bytes": _bytes,
+}
+FIELDS: tuple[str, ...] = tuple(_CONVERTERS)
 
 
 class RowConverter:
@@ -280,7 +266,7 @@ class RowConverter:
                 _NAME_CACHE_SIZE if convert in (_name, _nodepool) else _CACHE_SIZE,
                 typed=not text_only,
             )(convert)
-            for convert in _CONVERTERS
+            for convert in _CONVERTERS.values()
         )
 
     def convert(self, line: int, raw: tuple[object, ...]) -> SampleRow | list[RowError]:
@@ -316,7 +302,7 @@ class RowConverter:
         """The slow path: every field checked on its own, one RowError per bad field."""
         errors = []
         values = {}
-        for field, convert, value in zip(FIELDS, _CONVERTERS, raw, strict=True):
+        for (field, convert), value in zip(_CONVERTERS.items(), raw, strict=True):
             try:
                 values[field] = convert(value)
             except _Invalid as invalid:

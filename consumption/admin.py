@@ -7,6 +7,7 @@ from django.utils.text import Truncator
 
 from . import rollups
 from .models import DAY_SECONDS, UsageRollup, UsageSample, UsageSource
+from .parsing import FIELDS
 
 
 class CappedCountPaginator(Paginator):
@@ -37,19 +38,9 @@ class TenantFilter(admin.SimpleListFilter):
 
 @admin.register(UsageSample)
 class UsageSampleAdmin(admin.ModelAdmin):
-    list_display = [
-        "workload",
-        "project",
-        "nodepool_name",
-        "start",
-        "duration_seconds",
-        "gpu_allocated",
-        "gpu_idle",
-        "cpu_allocated_cores",
-        "cpu_used_cores",
-        "memory_allocated_bytes",
-        "memory_used_bytes",
-    ]
+    # The start and the fields after it, named as in a usage file: the model shows each in the
+    # file's units (a date and time, whole GPUs and cores).
+    list_display = ["workload", "project", "nodepool_name", *FIELDS[FIELDS.index("start") :]]
     list_filter = [TenantFilter]
     list_select_related = ["project__cluster", "nodepool"]
     raw_id_fields = ["project", "nodepool"]

@@ -22,36 +22,33 @@ from .parsing import RowError, SampleRow, read_samples
 BATCH_SIZE = 10_000
 SHOWN_ERRORS = 20
 
-COLUMNS = (
-    "project_id",
-    "nodepool_id",
-    "workload",
-    "start_epoch",
-    "duration_seconds",
-    "gpu_allocated_micro",
-    "gpu_idle_micro",
-    "cpu_allocated_micro",
-    "cpu_used_micro",
-    "memory_allocated_bytes",
-    "memory_used_bytes",
-    "source_id",  # the usage source that collected the sample; none for an imported one
+
+def _stored_columns() -> tuple[str, ...]:
+    """The columns of a usage sample, in the order the importer writes them: the project and node
+    pool it finds for a row, the fields of SampleRow that UsageSample stores (in SampleRow's
+    order), and the usage source that collected the sample (none for an imported one)."""
+    stored = {field.column for field in UsageSample._meta.concrete_fields}
+    return (
+        "project_id",
+        "nodepool_id",
+        *(name for name in SampleRow._fields if name in stored),
+        "source_id",
+    )
+
+
+def _identity_columns() -> tuple[str, ...]:
+    """The columns of a sample's identity, as its unique constraint names them."""
+    (identity,) = (c for c in UsageSample._meta.constraints if c.name == "usage_sample_identity")
+    return tuple(UsageSample._meta.get_field(name).column for name in identity.fields)
+
+
+COLUMNS = _stored_columns()
+# PostgreSQL types of COLUMNS, for COPY's binary format (quicker than text at both ends): all
+# bigint but these.
+_COPY_TYPES = tuple(
+    {"workload": "text", "duration_seconds": "int4"}.get(c, "int8") for c in COLUMNS
 )
-# PostgreSQL types of COLUMNS, for COPY's binary format (quicker than text at both ends).
-_COPY_TYPES = (
-    "int8",
-    "int8",
-    "text",
-    "int8",
-    "int4",
-    "int8",
-    "int8",
-    "int8",
-    "int8",
-    "int8",
-    "int8",
-    "int8",
-)
-_IDENTITY = ("project_id", "start_epoch", "workload")
+_IDENTITY = _identity_columns()
 _STAGING = "usage_import_staging"
 _LOCK_CLASS = 31_415  # the advisory lock space of usage imports
 

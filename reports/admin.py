@@ -3,7 +3,6 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 
 from consumption.admin import CappedCountPaginator
@@ -83,12 +82,7 @@ class ReportAdmin(admin.ModelAdmin):
 
     @admin.action(description="Mark the selected reports as failed")
     def mark_failed(self, request: HttpRequest, queryset: QuerySet[Report]) -> None:
-        count = queryset.exclude(status=ReportStatus.READY).update(
-            status=ReportStatus.FAILED,
-            status_message=OPERATOR_FAILED_MESSAGE,
-            status_updated_at=timezone.now(),
-            heartbeat_at=None,
-        )
+        count = queryset.exclude(status=ReportStatus.READY).fail(OPERATOR_FAILED_MESSAGE)
         self.message_user(request, f"{count} report(s) marked as failed (Ready ones are kept).")
 
     # An operator's delete, of one report or many, removes the files too.

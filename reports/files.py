@@ -7,7 +7,6 @@ import uuid
 from dataclasses import dataclass, field
 
 from django.core.files.storage import default_storage
-from django.utils import timezone
 
 from .models import Report, ReportStatus, report_file_name
 
@@ -68,13 +67,7 @@ def check_files(fix: bool) -> FileCheck:
         for report in check.missing:
             Report.objects.filter(
                 pk=report.pk, status=ReportStatus.READY, file=report.file.name
-            ).update(
-                status=ReportStatus.FAILED,
-                status_message=MISSING_FILE_MESSAGE,
-                status_updated_at=timezone.now(),
-                file="",
-                file_size=None,
-            )
+            ).fail(MISSING_FILE_MESSAGE, file="", file_size=None)
     return check
 
 

@@ -8,6 +8,8 @@ from django.core.exceptions import ValidationError
 from consumption.measures import Segment
 from reports_site.tenancy import permissions
 
+from .models import NAME_MAX_LENGTH
+
 # The service's field names, and the form fields that show their errors.
 FORM_FIELD_OF = {
     "name": "name",
@@ -31,7 +33,7 @@ def validate_day(value: date | datetime) -> None:
 
 
 class ReportForm(forms.Form):
-    name = forms.CharField(max_length=250, strip=True)
+    name = forms.CharField(max_length=NAME_MAX_LENGTH, strip=True)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
     start_date = forms.DateField(
         label="Start date",

@@ -8,13 +8,17 @@ from datetime import UTC, time, timedelta
 from django.contrib import admin
 from django.core.files.storage import default_storage
 from django.db import models, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from consumption.measures import Segment
 from reports_site.tenancy import permissions
 from reports_site.tenancy.models import ServiceAccount, Tenant, User
+
+NAME_MAX_LENGTH = 250
+QUEUED_MESSAGE = "Report in queue"
+BUILDING_MESSAGE = "Building the report"
 
 
 class ReportStatus(models.TextChoices):
@@ -47,6 +51,36 @@ class ReportQuerySet(models.QuerySet):
         if permissions.holds_at_tenant_scope(subject, "project", action):
             return reports
         return reports.filter(_created_by(subject))
+
+    # State changes: each is one conditional UPDATE and returns how many reports it changed.
+
+    def claim(self) -> int:
+        """Take these reports, the Pending ones, for a build: Processing, its heartbeat now."""
+        now = timezone.now()
+        return self.filter(status=ReportStatus.PENDING).update(
+            status=ReportStatus.PROCESSING,
+            status_message=BUILDING_MESSAGE,
+            status_updated_at=now,
+            heartbeat_at=now,
+            build_attempts=F("build_attempts") + 1,
+        )
+
+    def settle(self, status: str, message: str, **fields) -> int:
+        """Give these reports a status and its message, as of now; a build's heartbeat ends."""
+        return self.update(
+            status=status,
+            status_message=message,
+            status_updated_at=timezone.now(),
+            heartbeat_at=None,
+            **fields,
+        )
+
+    def fail(self, message: str, **fields) -> int:
+        return self.settle(ReportStatus.FAILED, message, **fields)
+
+    def requeue(self) -> int:
+        """Back to Pending; the caller queues their builds once this commits."""
+        return self.settle(ReportStatus.PENDING, QUEUED_MESSAGE)
 
     def delete_with_files(self) -> int:
         """Delete these reports, and their files once the deletion commits.
@@ -81,7 +115,7 @@ def report_file_name(report: Report, filename: str) -> str:
 class Report(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="reports")
-    name = models.CharField(max_length=250)
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
     description = models.TextField(blank=True)
     type = models.CharField(
         max_length=20, choices=ReportType.choices, default=ReportType.CONSUMPTION
@@ -113,7 +147,7 @@ class Report(models.Model):
         max_length=20, choices=ReportStatus.choices, default=ReportStatus.PENDING
     )
     status_updated_at = models.DateTimeField("status updated", default=timezone.now)
-    status_message = models.TextField(blank=True, default="Report in queue")
+    status_message = models.TextField(blank=True, default=QUEUED_MESSAGE)
     # The build: its heartbeat while Processing, and what it produced.
     heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
     build_attempts = models.PositiveSmallIntegerField(default=0, editable=False)

@@ -17,9 +17,7 @@ from consumption.measures import Segment
 from reports_site.tenancy import permissions
 from reports_site.tenancy.models import ServiceAccount
 
-from .models import Report, ReportStatus
-
-NAME_MAX_LENGTH = 250
+from .models import NAME_MAX_LENGTH, Report
 
 
 class DuplicateReportName(ValidationError):
@@ -36,7 +34,7 @@ def create_report(
     group_by: str | None = None,
     filter_by: Iterable[str] = (),
 ) -> Report:
-    """Validate, save as Pending ("Report in queue") and queue the build once the transaction
+    """Validate, save as Pending (QUEUED_MESSAGE) and queue the build once the transaction
     commits. Raises PermissionDenied for a subject that may read no project, ValidationError
     (by field) for bad input, DuplicateReportName for a name the tenant already uses."""
     project_ids = sorted(permissions.readable_projects(subject).values_list("pk", flat=True))
@@ -168,12 +166,7 @@ def enqueue_build(report_id) -> None:
 def requeue(reports: Iterable[Report]) -> int:
     """Put reports back in the queue (an operator's action)."""
     ids = [report.pk for report in reports]
-    count = Report.objects.filter(pk__in=ids).update(
-        status=ReportStatus.PENDING,
-        status_message="Report in queue",
-        status_updated_at=timezone.now(),
-        heartbeat_at=None,
-    )
+    count = Report.objects.filter(pk__in=ids).requeue()
     for report_id in ids:
         transaction.on_commit(lambda report_id=report_id: enqueue_build(report_id))
     return count

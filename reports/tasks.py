@@ -81,15 +81,7 @@ def freshness_message(report: Report) -> str:
 
 def _claim(report_id: str) -> bool:
     # A conditional UPDATE: of two workers given the same report, only one changes a row.
-    now = timezone.now()
-    claimed = Report.objects.filter(pk=report_id, status=ReportStatus.PENDING).update(
-        status=ReportStatus.PROCESSING,
-        status_message="Building the report",
-        status_updated_at=now,
-        heartbeat_at=now,
-        build_attempts=F("build_attempts") + 1,
-    )
-    return claimed == 1
+    return Report.objects.filter(pk=report_id).claim() == 1
 
 
 def _build(report: Report) -> tuple[str, int, int, dict]:
@@ -117,14 +109,8 @@ def _build(report: Report) -> tuple[str, int, int, dict]:
 def _finish(report_id: str, status: str, message: str, **fields) -> bool:
     """Set the outcome if the report is still ours (Processing); True if it was. One
     conditional UPDATE: a report deleted or re-queued meanwhile is left as it is."""
-    updated = Report.objects.filter(pk=report_id, status=ReportStatus.PROCESSING).update(
-        status=status,
-        status_message=message,
-        status_updated_at=timezone.now(),
-        heartbeat_at=None,
-        **fields,
-    )
-    return updated == 1
+    processing = Report.objects.filter(pk=report_id, status=ReportStatus.PROCESSING)
+    return processing.settle(status, message, **fields) == 1
 
 
 class _Heartbeat:
@@ -164,20 +150,10 @@ def sweep_stuck_builds() -> str:
 
     limit = timezone.now() - timedelta(seconds=settings.REPORT_HEARTBEAT_TIMEOUT_SECONDS)
     stuck = Report.objects.filter(status=ReportStatus.PROCESSING, heartbeat_at__lt=limit)
-    failed = stuck.filter(build_attempts__gte=MAX_ATTEMPTS).update(
-        status=ReportStatus.FAILED,
-        status_message=STUCK_MESSAGE,
-        status_updated_at=timezone.now(),
-        heartbeat_at=None,
-    )
+    failed = stuck.filter(build_attempts__gte=MAX_ATTEMPTS).fail(STUCK_MESSAGE)
     requeued = 0
     for report_id in stuck.filter(build_attempts__lt=MAX_ATTEMPTS).values_list("pk", flat=True):
-        if Report.objects.filter(pk=report_id, status=ReportStatus.PROCESSING).update(
-            status=ReportStatus.PENDING,
-            status_message="Report in queue",
-            status_updated_at=timezone.now(),
-            heartbeat_at=None,
-        ):
+        if Report.objects.filter(pk=report_id, status=ReportStatus.PROCESSING).requeue():
             enqueue_build(report_id)
             requeued += 1
     return f"{requeued} re-queued, {failed} failed"
@@ -217,11 +193,7 @@ def sweep_lost_builds(taken_before: datetime | None = None) -> str:
         # Conditional UPDATEs: a report claimed, deleted or re-queued meanwhile is left alone.
         still_lost = pending.filter(pk=report_id, status_updated_at=since)
         if times >= MAX_ATTEMPTS:
-            failed += still_lost.update(
-                status=ReportStatus.FAILED,
-                status_message=LOST_MESSAGE.format(times=times),
-                status_updated_at=now,
-            )
+            failed += still_lost.fail(LOST_MESSAGE.format(times=times))
         elif still_lost.update(status_updated_at=now, times_queued=F("times_queued") + 1):
             enqueue_build(report_id)
             requeued += 1

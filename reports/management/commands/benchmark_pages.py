@@ -18,7 +18,7 @@ from django.utils import timezone
 from consumption.admin import CappedCountPaginator
 from consumption.measures import Segment
 from reports.admin import ReportAdmin
-from reports.models import Report, ReportStatus
+from reports.models import BUILDING_MESSAGE, QUEUED_MESSAGE, Report, ReportStatus
 from reports_site.tenancy.models import AccessRule, Role, ScopeType, Tenant, User
 
 BATCH = 5_000
@@ -56,8 +56,8 @@ STATUS_WEIGHTS = (90, 6, 2, 2)
 MESSAGES = {
     ReportStatus.READY: "",
     ReportStatus.FAILED: "The report could not be built. Try creating it again.",
-    ReportStatus.PENDING: "Report in queue",
-    ReportStatus.PROCESSING: "Building the report",
+    ReportStatus.PENDING: QUEUED_MESSAGE,
+    ReportStatus.PROCESSING: BUILDING_MESSAGE,
 }
 PERIOD_DAYS = (1, 7, 30, 90, 365)
 

@@ -97,6 +97,7 @@ class TestRunapy:
         assert count.data == {"count": 2}
         assert reports.are_reports_available().data == {"isAvailable": True}
 
+    @pytest.mark.slow
     def test_waiting_for_ready_and_downloading_with_the_sdks_token(
         self, live_server, robot, usage, media
     ):

@@ -17,6 +17,7 @@ CASES = ["first page", "filtered", "sorted", "search", "last page"]
 
 # Committed for real, so that the clean-up is seen as another request would see it (and
 # PostgreSQL's VACUUM runs outside a transaction).
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 class TestBenchmarkPages:
     def test_it_times_every_case_and_removes_its_scratch_data(self, viewer, tenant):

@@ -12,6 +12,7 @@ from tests.reports.conftest import MARCH
 from tests.worker import HEARTBEAT_TIMEOUT, kill, start_worker, stop, wait_for
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 class TestRealWorker:
     def test_a_worker_builds_the_report(self, viewer, usage, media):

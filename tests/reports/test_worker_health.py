@@ -86,6 +86,7 @@ def test_a_bad_stall_time_is_refused(db):
         call_command("worker_health", "--stall-seconds=0")
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_exit_code_is_what_a_probe_reads(viewer, usage):
     report = create_report(viewer, name="Waiting", start=MARCH[0], end=MARCH[1])

@@ -28,7 +28,7 @@ from functools import lru_cache
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .importing import BatchWriter, ImportResult, OrgTree
+from .importing import COLLECTED_COLUMNS, BatchWriter, ImportResult, OrgTree
 from .models import DAY_SECONDS, HOUR_SECONDS, MICRO, UsageSample, UsageSource
 from .parsing import MAX_NAME_LENGTH, RowError, SampleRow
 from .prometheus import PrometheusClient, PrometheusError, Series
@@ -505,7 +505,7 @@ def _write(
             )
         samples[identity] = (nodepool_id, amounts)
     # An imported sample of the same pod-hour is replaced by the collected one.
-    writer = BatchWriter(ImportResult())
+    writer = BatchWriter(ImportResult(), columns=COLLECTED_COLUMNS)
     writer.touched |= touched
     for (project_id, start, pod), (nodepool_id, amounts) in samples.items():
         writer.add_values((project_id, nodepool_id, pod, start, HOUR_SECONDS, *amounts, source.pk))

@@ -25,14 +25,13 @@ SHOWN_ERRORS = 20
 
 def _stored_columns() -> tuple[str, ...]:
     """The columns of a usage sample, in the order the importer writes them: the project and node
-    pool it finds for a row, the fields of SampleRow that UsageSample stores (in SampleRow's
-    order), and the usage source that collected the sample (none for an imported one)."""
+    pool it finds for a row, then the fields of SampleRow that UsageSample stores (in SampleRow's
+    order)."""
     stored = {field.column for field in UsageSample._meta.concrete_fields}
     return (
         "project_id",
         "nodepool_id",
         *(name for name in SampleRow._fields if name in stored),
-        "source_id",
     )
 
 
@@ -43,11 +42,9 @@ def _identity_columns() -> tuple[str, ...]:
 
 
 COLUMNS = _stored_columns()
-# PostgreSQL types of COLUMNS, for COPY's binary format (quicker than text at both ends): all
-# bigint but these.
-_COPY_TYPES = tuple(
-    {"workload": "text", "duration_seconds": "int4"}.get(c, "int8") for c in COLUMNS
-)
+# A collected sample also names its usage source. (An imported one has none, and leaves a
+# collected sample it replaces its source, so that collecting the hour again replaces it.)
+COLLECTED_COLUMNS = (*COLUMNS, "source_id")
 _IDENTITY = _identity_columns()
 _STAGING = "usage_import_staging"
 _LOCK_CLASS = 31_415  # the advisory lock space of usage imports
@@ -248,8 +245,8 @@ class _CopyWriter(_Writer):
             self._open()
         start = row.start_epoch
         # The row's duration and amounts follow its start, in the order of COLUMNS (a test
-        # checks that they stay so); an imported sample has no source.
-        self.write_row((project_id, nodepool_id, row.workload, start, *row[8:], None))
+        # checks that they stay so).
+        self.write_row((project_id, nodepool_id, row.workload, start, *row[8:]))
         self.touched.add((project_id, start // DAY_SECONDS))
         self.result.created += 1
 
@@ -267,9 +264,9 @@ class _CopyWriter(_Writer):
 
     def _open(self) -> None:
         self.cursor = connection.cursor()
-        self.copy_block = self.cursor.cursor.copy(_copy_sql(UsageSample._meta.db_table))
+        self.copy_block = self.cursor.cursor.copy(_copy_sql(UsageSample._meta.db_table, COLUMNS))
         copy = self.copy_block.__enter__()
-        copy.set_types(_COPY_TYPES)
+        copy.set_types(_copy_types(COLUMNS))
         self.write_row = copy.write_row
 
     def _close(self, *exc_info) -> None:
@@ -289,21 +286,23 @@ class _Clash(Exception):
 
 class BatchWriter(_Writer):
     """Writes samples batch by batch: appended while they are new, upserted once a batch
-    clashes with stored samples. (The collector writes its samples with it too.)"""
+    clashes with stored samples. (The collector writes its samples with it too, in
+    COLLECTED_COLUMNS.)"""
 
-    def __init__(self, result: ImportResult):
+    def __init__(self, result: ImportResult, columns: tuple[str, ...] = COLUMNS):
         super().__init__(result)
+        self.columns = columns
         self.batch: dict[tuple, tuple] = {}
         self.staging_ready = False
         self.appending = True  # until a batch clashes with stored samples
 
     def add(self, row: SampleRow, project_id: int, nodepool_id: int) -> None:
         # The row's duration and amounts follow its start, in the order of COLUMNS (a test
-        # checks that they stay so); an imported sample has no source.
-        self.add_values((project_id, nodepool_id, row.workload, row.start_epoch, *row[8:], None))
+        # checks that they stay so).
+        self.add_values((project_id, nodepool_id, row.workload, row.start_epoch, *row[8:]))
 
     def add_values(self, values: tuple) -> None:
-        """One sample, its values in the order of COLUMNS."""
+        """One sample, its values in the order of the writer's columns."""
         project_id, _, workload, start = values[:4]
         identity = (project_id, start, workload)
         if identity in self.batch:
@@ -322,7 +321,7 @@ class BatchWriter(_Writer):
                 # New data (the usual case: the next hours or days of usage) goes straight in.
                 try:
                     with transaction.atomic():  # a savepoint: a clash undoes just this append
-                        _load(cursor, UsageSample._meta.db_table, rows)
+                        _load(cursor, UsageSample._meta.db_table, self.columns, rows)
                     replaced = 0
                 except IntegrityError:
                     # The file names stored samples: write the rest of it by upsert.
@@ -339,24 +338,17 @@ class BatchWriter(_Writer):
         samples = UsageSample._meta.db_table
         if not self.staging_ready:
             cursor.execute(
-                f"CREATE TEMPORARY TABLE {_STAGING} AS SELECT {', '.join(COLUMNS)} "
+                f"CREATE TEMPORARY TABLE {_STAGING} AS SELECT {', '.join(self.columns)} "
                 f"FROM {samples} WHERE false"
             )
             self.staging_ready = True
-        _load(cursor, _STAGING, rows)
-        # An imported row (no source) leaves a collected sample its source, so that collecting
-        # the hour again replaces it; a collected row makes the sample its source's.
-        updates = ", ".join(
-            f"{c} = COALESCE(excluded.{c}, {samples}.{c})"
-            if c == "source_id"
-            else f"{c} = excluded.{c}"
-            for c in COLUMNS
-            if c not in _IDENTITY
-        )
+        _load(cursor, _STAGING, self.columns, rows)
+        columns = ", ".join(self.columns)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in self.columns if c not in _IDENTITY)
         # "WHERE true" lets SQLite tell the upsert clause from a join constraint.
         upsert = (
-            f"INSERT INTO {samples} ({', '.join(COLUMNS)}) "
-            f"SELECT {', '.join(COLUMNS)} FROM {_STAGING} WHERE true "
+            f"INSERT INTO {samples} ({columns}) "
+            f"SELECT {columns} FROM {_STAGING} WHERE true "
             f"ON CONFLICT ({', '.join(_IDENTITY)}) DO UPDATE SET {updates}"
         )
         if connection.vendor == "postgresql":
@@ -385,21 +377,28 @@ class BatchWriter(_Writer):
         self.refresh_rollups()
 
 
-def _copy_sql(table: str) -> str:
-    return f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+def _copy_sql(table: str, columns: tuple[str, ...]) -> str:
+    return f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
 
 
-def _load(cursor, table: str, rows: list[tuple]) -> None:
-    """Append rows (in COLUMNS order) to a table as fast as the database allows."""
+def _copy_types(columns: tuple[str, ...]) -> tuple[str, ...]:
+    """PostgreSQL types of the columns, for COPY's binary format (quicker than text at both
+    ends): all bigint but these."""
+    return tuple({"workload": "text", "duration_seconds": "int4"}.get(c, "int8") for c in columns)
+
+
+def _load(cursor, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """Append rows (values of `columns`, in order) to a table as fast as the database allows."""
     if connection.vendor == "postgresql":
         # COPY is several times faster than INSERT for bulk loads.
         # Through psycopg directly; Django's wrapper still turns its errors into Django's own.
-        with connection.wrap_database_errors, cursor.cursor.copy(_copy_sql(table)) as copy:
-            copy.set_types(_COPY_TYPES)
+        copying = cursor.cursor.copy(_copy_sql(table, columns))
+        with connection.wrap_database_errors, copying as copy:
+            copy.set_types(_copy_types(columns))
             for row in rows:
                 copy.write_row(row)
     else:
-        placeholders = ", ".join(["%s"] * len(COLUMNS))
+        placeholders = ", ".join(["%s"] * len(columns))
         cursor.executemany(
-            f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({placeholders})", rows
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", rows
         )

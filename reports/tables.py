@@ -73,21 +73,6 @@ class ReportTable(tables.Table):
     class Meta:
         model = Report
         fields = ()
-        sequence = (
-            "selection",
-            "name",
-            "description",
-            "status",
-            "type",
-            "created_by",
-            "created_at",
-            "period",
-            "group_by",
-            "filter_by",
-            "row_count",
-            "file_size",
-            "status_updated_at",
-        )
         # Shown until the user chooses otherwise; the rest are offered in the Columns chooser.
         default_columns = (
             "name",
@@ -100,6 +85,15 @@ class ReportTable(tables.Table):
         )
         # Always shown: the row's checkbox, and the name that leads to the report's page.
         fixed_columns = ("selection", "name")
+        sequence = (
+            "selection",
+            *default_columns,
+            "group_by",
+            "filter_by",
+            "row_count",
+            "file_size",
+            "status_updated_at",
+        )
         order_by = ("-created_at",)
         empty_text = "No reports match. Remove a filter, or clear them all."
         template_name = "reports/_table.html"

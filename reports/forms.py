@@ -11,15 +11,6 @@ from reports_site.tenancy import permissions
 from .models import NAME_MAX_LENGTH
 
 # The service's field names, and the form fields that show their errors.
-FORM_FIELD_OF = {
-    "name": "name",
-    "description": "description",
-    "start": "start_date",
-    "end": "end_date",
-    "group_by": "group_by",
-    "filter_by": "projects",
-}
-
 # A day short of either end of the calendar, so that a time zone's offset and the included
 # last day still fit in a datetime.
 EARLIEST_DAY, LATEST_DAY = date(1, 1, 2), date(9999, 12, 30)
@@ -32,26 +23,42 @@ def validate_day(value: date | datetime) -> None:
         raise ValidationError(f"Enter a date between {EARLIEST_DAY} and {LATEST_DAY}.")
 
 
+def sets(report_field: str, field: forms.Field) -> forms.Field:
+    """A form field noted as the one that sets the report's `report_field`, as a serializer's
+    `source` does: the report's errors of that field show beside it."""
+    field.report_field = report_field
+    return field
+
+
 class ReportForm(forms.Form):
     name = forms.CharField(max_length=NAME_MAX_LENGTH, strip=True)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    start_date = forms.DateField(
-        label="Start date",
-        widget=forms.DateInput(attrs={"type": "date"}),
-        help_text="UTC",
-        validators=[validate_day],
+    start_date = sets(
+        "start",
+        forms.DateField(
+            label="Start date",
+            widget=forms.DateInput(attrs={"type": "date"}),
+            help_text="UTC",
+            validators=[validate_day],
+        ),
     )
-    end_date = forms.DateField(
-        label="End date",
-        widget=forms.DateInput(attrs={"type": "date"}),
-        help_text="UTC, included",
-        validators=[validate_day],
+    end_date = sets(
+        "end",
+        forms.DateField(
+            label="End date",
+            widget=forms.DateInput(attrs={"type": "date"}),
+            help_text="UTC, included",
+            validators=[validate_day],
+        ),
     )
     group_by = forms.ChoiceField(
         label="Segment by", choices=Segment.choices, initial=Segment.PROJECT
     )
-    projects = forms.MultipleChoiceField(
-        label="Projects", required=False, widget=forms.SelectMultiple(attrs={"size": 6})
+    projects = sets(
+        "filter_by",
+        forms.MultipleChoiceField(
+            label="Projects", required=False, widget=forms.SelectMultiple(attrs={"size": 6})
+        ),
     )
     departments = forms.MultipleChoiceField(
         label="Departments", required=False, widget=forms.SelectMultiple(attrs={"size": 4})
@@ -82,6 +89,8 @@ class ReportForm(forms.Form):
         }
 
     def add_service_errors(self, message_dict: dict) -> None:
+        """The report's errors, each beside the form field that sets its field."""
+        beside = {getattr(f, "report_field", name): name for name, f in self.fields.items()}
         for field, messages in message_dict.items():
             for message in messages:
-                self.add_error(FORM_FIELD_OF.get(field), message)
+                self.add_error(beside.get(field), message)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
-from datetime import UTC, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
+from django.conf import settings
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import models, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from consumption.aggregation import parse_filters
 from consumption.measures import Segment
 from reports_site.tenancy import permissions
 from reports_site.tenancy.models import ServiceAccount, Tenant, User
@@ -19,6 +23,23 @@ from reports_site.tenancy.models import ServiceAccount, Tenant, User
 NAME_MAX_LENGTH = 250
 QUEUED_MESSAGE = "Report in queue"
 BUILDING_MESSAGE = "Building the report"
+
+
+def validate_name_characters(name: str) -> None:
+    if any(unicodedata.category(char) == "Cc" for char in name):
+        raise ValidationError("Remove the control characters (such as tabs or line breaks).")
+
+
+def validate_description_characters(text: str) -> None:
+    if any(unicodedata.category(char) == "Cc" and char not in "\n\r\t" for char in text):
+        raise ValidationError("Remove the control characters.")
+
+
+def validate_filters(filter_by: list[str]) -> None:
+    try:
+        parse_filters(filter_by)
+    except (ValueError, TypeError) as error:
+        raise ValidationError(str(error)) from None
 
 
 class ReportStatus(models.TextChoices):
@@ -115,8 +136,15 @@ def report_file_name(report: Report, filename: str) -> str:
 class Report(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="reports")
-    name = models.CharField(max_length=NAME_MAX_LENGTH)
-    description = models.TextField(blank=True)
+    name = models.CharField(
+        max_length=NAME_MAX_LENGTH,
+        validators=[validate_name_characters],
+        error_messages={
+            "blank": "Enter a name.",
+            "max_length": "Use at most %(limit_value)d characters (this name has %(show_value)d).",
+        },
+    )
+    description = models.TextField(blank=True, validators=[validate_description_characters])
     type = models.CharField(
         max_length=20, choices=ReportType.choices, default=ReportType.CONSUMPTION
     )
@@ -127,9 +155,14 @@ class Report(models.Model):
         max_length=20,
         choices=Segment.choices,
         default=Segment.PROJECT,
+        error_messages={"invalid_choice": f"Choose one of {', '.join(Segment.values)}."},
     )
     filter_by = models.JSONField(
-        "filters", default=list, blank=True, help_text='e.g. ["projectName==a"]'
+        "filters",
+        default=list,
+        blank=True,
+        validators=[validate_filters],
+        help_text='e.g. ["projectName==a"]',
     )
     # The creator: a user or a service account. The e-mail (or sa:NAME) is kept as well, so
     # that `createdBy` survives the creator's deletion.
@@ -185,6 +218,36 @@ class Report(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """The collection period's rules (spec 4.1), its moments turned into UTC."""
+        errors = {}
+        for field in ("start", "end"):
+            moment = getattr(self, field)
+            if not isinstance(moment, datetime):
+                continue  # the field's own check says what is wrong
+            if timezone.is_naive(moment):
+                errors[field] = "Give the time zone (for example Z for UTC)."
+            elif moment.microsecond:
+                errors[field] = "Use whole seconds."
+            else:
+                setattr(self, field, moment.astimezone(UTC))
+        if errors:
+            raise ValidationError(errors)
+        if not (isinstance(self.start, datetime) and isinstance(self.end, datetime)):
+            return
+        end_of_today = timezone.now().astimezone(UTC).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        ) + timedelta(days=1)
+        longest = settings.REPORT_MAX_PERIOD_DAYS
+        if self.start >= self.end:
+            raise ValidationError({"end": "The end must be after the start."})
+        if self.end > end_of_today:
+            raise ValidationError({"end": "The end cannot be later than the end of today (UTC)."})
+        if self.end - self.start > timedelta(days=longest):
+            raise ValidationError(
+                {"end": f"The collection period can be at most {longest} days long."}
+            )
 
     @property
     def is_ready(self) -> bool:

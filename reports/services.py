@@ -3,21 +3,17 @@ commands share, so that the same rules hold everywhere."""
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
-from consumption.aggregation import parse_filters
 from consumption.measures import Segment
 from reports_site.tenancy import permissions
 from reports_site.tenancy.models import ServiceAccount
 
-from .models import NAME_MAX_LENGTH, Report
+from .models import Report
 
 
 class DuplicateReportName(ValidationError):
@@ -40,35 +36,35 @@ def create_report(
     project_ids = sorted(permissions.readable_projects(subject).values_list("pk", flat=True))
     if not project_ids:
         raise PermissionDenied("You need read access to at least one project to create a report.")
-    tenant_id = permissions.subject_tenant_id(subject)
-    fields = clean_report_fields(
+    report = checked_report(
         name=name,
         description=description,
         start=start,
         end=end,
         group_by=group_by,
         filter_by=filter_by,
-    )
-    if Report.objects.filter(tenant_id=tenant_id, name__iexact=fields["name"]).exists():
-        raise _duplicate(fields["name"])
-    report = Report(
-        tenant_id=tenant_id,
+        tenant_id=permissions.subject_tenant_id(subject),
         created_by=_creator_label(subject),
         project_ids=project_ids,
         **_creator_fields(subject),
-        **fields,
     )
+    if Report.objects.filter(tenant_id=report.tenant_id, name__iexact=report.name).exists():
+        raise _duplicate(report.name)
     try:
         with transaction.atomic():
             report.save(force_insert=True)
             transaction.on_commit(lambda: enqueue_build(report.pk))
     except IntegrityError:
         # A simultaneous request took the name between the check and the insert.
-        raise _duplicate(fields["name"]) from None
+        raise _duplicate(report.name) from None
     return report
 
 
-def clean_report_fields(
+# What a creator gives; the rest of a report is the service's to set.
+_GIVEN = {"name", "description", "start", "end", "group_by", "filter_by"}
+
+
+def checked_report(
     *,
     name: str,
     description: str,
@@ -76,60 +72,25 @@ def clean_report_fields(
     end: datetime,
     group_by: str | None,
     filter_by: Iterable[str],
-    now: datetime | None = None,
-) -> dict:
-    """The report's fields, cleaned, or a ValidationError naming each bad field (spec 4.1)."""
-    errors: dict[str, str] = {}
-    name = (name or "").strip()
-    if not name:
-        errors["name"] = "Enter a name."
-    elif len(name) > NAME_MAX_LENGTH:
-        errors["name"] = f"Use at most {NAME_MAX_LENGTH} characters (this name has {len(name)})."
-    elif any(unicodedata.category(char) == "Cc" for char in name):
-        errors["name"] = "Remove the control characters (such as tabs or line breaks)."
-    description = (description or "").strip()
-    if any(unicodedata.category(c) == "Cc" and c not in "\n\r\t" for c in description):
-        errors["description"] = "Remove the control characters."
-
-    for field, moment in (("start", start), ("end", end)):
-        if not isinstance(moment, datetime):
-            errors[field] = "Enter a date and time."
-        elif timezone.is_naive(moment):
-            errors[field] = "Give the time zone (for example Z for UTC)."
-        elif moment.microsecond:
-            errors[field] = "Use whole seconds."
-    if "start" not in errors and "end" not in errors:
-        start, end = start.astimezone(UTC), end.astimezone(UTC)
-        now = now or timezone.now()
-        end_of_today = now.astimezone(UTC).replace(
-            hour=0, minute=0, second=0, microsecond=0
-        ) + timedelta(days=1)
-        longest = settings.REPORT_MAX_PERIOD_DAYS
-        if start >= end:
-            errors["end"] = "The end must be after the start."
-        elif end > end_of_today:
-            errors["end"] = "The end cannot be later than the end of today (UTC)."
-        elif end - start > timedelta(days=longest):
-            errors["end"] = f"The collection period can be at most {longest} days long."
-
-    group_by = group_by or Segment.PROJECT
-    if group_by not in Segment.values:
-        errors["group_by"] = f"Choose one of {', '.join(Segment.values)}."
-    filter_by = list(filter_by or [])
-    try:
-        parse_filters(filter_by)
-    except ValueError as error:
-        errors["filter_by"] = str(error)
-    if errors:
-        raise ValidationError(errors)
-    return {
-        "name": name,
-        "description": description,
-        "start": start,
-        "end": end,
-        "group_by": group_by,
-        "filter_by": filter_by,
-    }
+    **fields,
+) -> Report:
+    """An unsaved report of these fields (text stripped, segmented by project unless said),
+    checked by the report's own rules: a ValidationError names each bad field (spec 4.1)."""
+    report = Report(
+        name=(name or "").strip(),
+        description=(description or "").strip(),
+        start=start,
+        end=end,
+        group_by=group_by or Segment.PROJECT,
+        filter_by=list(filter_by or []),
+        **fields,
+    )
+    report.full_clean(
+        exclude={f.name for f in Report._meta.fields} - _GIVEN,
+        validate_unique=False,  # a name the tenant uses is DuplicateReportName, not invalid
+        validate_constraints=False,
+    )
+    return report
 
 
 def delete_reports(subject, reports: Iterable[Report]) -> int:

@@ -41,10 +41,14 @@ class ReportRequestSerializer(serializers.Serializer):
     start = serializers.DateTimeField(help_text="Start of the collection period, UTC, included.")
     end = serializers.DateTimeField(help_text="End of the collection period, UTC, excluded.")
     groupBy = serializers.ChoiceField(
-        choices=Segment.values, required=False, allow_null=True, default=None
+        source="group_by", choices=Segment.values, required=False, allow_null=True, default=None
     )
     filterBy = serializers.ListField(
-        child=serializers.CharField(), required=False, default=list, max_length=100
+        source="filter_by",
+        child=serializers.CharField(),
+        required=False,
+        default=list,
+        max_length=100,
     )
 
 

@@ -27,7 +27,6 @@ from .errors import Conflict, error_response
 from .filtering import FIELDS, FilterError, parse_filter_by
 
 # The service's field names, as the API spells them in error messages.
-API_FIELD = {"group_by": "groupBy", "filter_by": "filterBy"}
 
 FILTER_BY = OpenApiParameter(
     "filterBy",
@@ -87,14 +86,16 @@ def _create(request: Request) -> Response:
             # Run:ai's clients send milliseconds; periods are kept to the second.
             start=fields["start"].replace(microsecond=0),
             end=fields["end"].replace(microsecond=0),
-            group_by=fields["groupBy"],
-            filter_by=fields["filterBy"],
+            group_by=fields["group_by"],
+            filter_by=fields["filter_by"],
         )
     except services.DuplicateReportName as duplicate:
         raise Conflict(" ".join(duplicate.messages)) from None
     except ValidationError as invalid:
+        # Each error under the name the client sent: the serializer's field of that source.
+        sent_as = {field.source: name for name, field in body.fields.items()}
         raise exceptions.ValidationError(
-            {API_FIELD.get(field, field): errors for field, errors in invalid.message_dict.items()}
+            {sent_as.get(field, field): errors for field, errors in invalid.message_dict.items()}
         ) from None
     return Response(s.ReportSerializer(report).data, status=202)
 

@@ -4,11 +4,12 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 
 from reports.models import Report, ReportStatus
-from reports.services import DuplicateReportName, clean_report_fields, create_report, delete_reports
+from reports.services import DuplicateReportName, checked_report, create_report, delete_reports
 from tests.factories import UserFactory, grant
 from tests.reports.conftest import MARCH
 
@@ -24,10 +25,16 @@ def fields(**overrides):
         "end": MARCH[1],
         "group_by": None,
         "filter_by": [],
-        "now": NOW,
     }
     values.update(overrides)
     return values
+
+
+def clean_report_fields(**given):
+    """The report's fields as checked on NOW."""
+    with time_machine.travel(NOW, tick=False):
+        report = checked_report(**given)
+    return {name: getattr(report, name) for name in given}
 
 
 def errors(**overrides) -> dict:

@@ -14,7 +14,7 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.models import PermissionsMixin
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
-from django.db.models import F, Q, Value
+from django.db.models import Exists, F, Q, Value
 from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
@@ -33,8 +33,17 @@ class Tenant(models.Model):
         return self.name
 
 
+def subject_tenant_id(subject) -> int | None:
+    """The tenant a subject (a user or a service account) acts in, or None when it may act
+    nowhere: none given, inactive, or a user without a tenant (an operator)."""
+    if subject is None or not getattr(subject, "is_active", False):
+        return None
+    return getattr(subject, "tenant_id", None)
+
+
 class OrgUnitQuerySet(models.QuerySet):
-    """Scoping shared by every org unit: by tenant, and by what a subject may do."""
+    """Scoping shared by every org unit: by tenant, and by what a subject may do. Each kind of
+    unit says which of them a set of access rules covers (`covered_by`)."""
 
     tenant_path = "cluster__tenant"
     resource = ""
@@ -43,31 +52,65 @@ class OrgUnitQuerySet(models.QuerySet):
         return self.filter(**{self.tenant_path: tenant})
 
     def permitted(self, subject, resource: str, action: str) -> OrgUnitQuerySet:
-        """The units of the subject's tenant on which it may do `action` to `resource`."""
-        from reports_site.tenancy import permissions
-
-        return permissions.restrict(self, subject, resource, action)
+        """The units of the subject's tenant on which it may do `action` to `resource`: one
+        query, with the rules as subqueries."""
+        tenant_id = subject_tenant_id(subject)
+        if tenant_id is None:
+            return self.none()
+        rules = AccessRule.objects.granted_to(subject, resource, action)
+        return self.for_tenant(tenant_id).filter(self.covered_by(rules))
 
     def readable_by(self, subject) -> OrgUnitQuerySet:
         """The units the subject may read (`<their resource type>:read`)."""
         return self.permitted(subject, self.resource, "read")
+
+    def covered_by(self, rules: AccessRuleQuerySet) -> Q:
+        """A filter that keeps the units these rules cover (their tenant apart): a rule at
+        tenant scope covers them all; each kind of unit adds the scopes above it."""
+        return Q(Exists(rules.filter(scope_type=ScopeType.TENANT)))
+
+
+def _scoped(rules: AccessRuleQuerySet, scope: str) -> AccessRuleQuerySet:
+    """The ids of the units these rules name at `scope` (cluster, department or project)."""
+    return rules.filter(scope_type=scope).values(f"{scope}_id")
 
 
 class ClusterQuerySet(OrgUnitQuerySet):
     tenant_path = "tenant"
     resource = "cluster"
 
+    def covered_by(self, rules: AccessRuleQuerySet) -> Q:
+        return super().covered_by(rules) | Q(pk__in=_scoped(rules, ScopeType.CLUSTER))
+
 
 class NodePoolQuerySet(OrgUnitQuerySet):
     resource = "nodepools"
+
+    def covered_by(self, rules: AccessRuleQuerySet) -> Q:
+        return super().covered_by(rules) | Q(cluster_id__in=_scoped(rules, ScopeType.CLUSTER))
 
 
 class DepartmentQuerySet(OrgUnitQuerySet):
     resource = "department"
 
+    def covered_by(self, rules: AccessRuleQuerySet) -> Q:
+        return (
+            super().covered_by(rules)
+            | Q(cluster_id__in=_scoped(rules, ScopeType.CLUSTER))
+            | Q(pk__in=_scoped(rules, ScopeType.DEPARTMENT))
+        )
+
 
 class ProjectQuerySet(OrgUnitQuerySet):
     resource = "project"
+
+    def covered_by(self, rules: AccessRuleQuerySet) -> Q:
+        return (
+            super().covered_by(rules)
+            | Q(cluster_id__in=_scoped(rules, ScopeType.CLUSTER))
+            | Q(department_id__in=_scoped(rules, ScopeType.DEPARTMENT))
+            | Q(pk__in=_scoped(rules, ScopeType.PROJECT))
+        )
 
 
 class Cluster(models.Model):
@@ -438,6 +481,13 @@ class AccessRuleQuerySet(models.QuerySet):
         if isinstance(subject, User) and subject.pk:
             return self.filter(user=subject, tenant_id=subject.tenant_id)
         return self.none()
+
+    def granted_to(self, subject, resource: str, action: str) -> AccessRuleQuerySet:
+        """The subject's rules whose role allows `action` on `resource`, in any scope; none
+        for a subject that may act nowhere."""
+        if subject_tenant_id(subject) is None:
+            return self.none()
+        return self.for_subject(subject).granting(resource, action)
 
     def granting(self, resource: str, action: str) -> AccessRuleQuerySet:
         return self.filter(

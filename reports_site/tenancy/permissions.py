@@ -8,7 +8,7 @@ user without a tenant (an operator), holds nothing here.
 
 from __future__ import annotations
 
-from django.db.models import Exists, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 from .models import (
     AccessRule,
@@ -20,6 +20,7 @@ from .models import (
     ServiceAccount,
     Tenant,
     User,
+    subject_tenant_id,
     tenant_id_of,
 )
 
@@ -27,18 +28,9 @@ Subject = User | ServiceAccount
 OrgUnit = Tenant | Cluster | NodePool | Department | Project
 
 
-def subject_tenant_id(subject: Subject | None) -> int | None:
-    """The tenant the subject acts in, or None when it may act nowhere."""
-    if subject is None or not getattr(subject, "is_active", False):
-        return None
-    return getattr(subject, "tenant_id", None)
-
-
 def rules_granting(subject: Subject | None, resource: str, action: str) -> QuerySet[AccessRule]:
     """The subject's rules whose role allows `action` on `resource`, in any scope."""
-    if subject_tenant_id(subject) is None:
-        return AccessRule.objects.none()
-    return AccessRule.objects.for_subject(subject).granting(resource, action)
+    return AccessRule.objects.granted_to(subject, resource, action)
 
 
 def holds_at_tenant_scope(subject: Subject | None, resource: str, action: str) -> bool:
@@ -54,39 +46,9 @@ def has_permission(subject: Subject | None, resource: str, action: str, scope: O
     return rules_granting(subject, resource, action).filter(_rules_covering(scope)).exists()
 
 
-def restrict(queryset: QuerySet, subject: Subject | None, resource: str, action: str) -> QuerySet:
-    """Narrow a queryset of org units to those of the subject's tenant that its rules granting
-    `resource:action` cover. Runs as one query, with the rules as subqueries."""
-    tenant_id = subject_tenant_id(subject)
-    if tenant_id is None:
-        return queryset.none()
-    rules = rules_granting(subject, resource, action)
-    return queryset.for_tenant(tenant_id).filter(_units_covered(queryset.model, rules))
-
-
 def readable_projects(subject: Subject | None) -> QuerySet[Project]:
     """The projects the subject may read; what a report it creates may contain."""
     return Project.objects.readable_by(subject)
-
-
-def _units_covered(model: type, rules: QuerySet[AccessRule]) -> Q:
-    """A filter on `model` that keeps the units some rule in `rules` covers (tenant check apart)."""
-    covered = Q(Exists(rules.filter(scope_type=ScopeType.TENANT)))
-    clusters = rules.filter(scope_type=ScopeType.CLUSTER).values("cluster_id")
-    departments = rules.filter(scope_type=ScopeType.DEPARTMENT).values("department_id")
-    projects = rules.filter(scope_type=ScopeType.PROJECT).values("project_id")
-    if model is Cluster:
-        covered |= Q(pk__in=clusters)
-    elif model is NodePool:
-        covered |= Q(cluster_id__in=clusters)
-    elif model is Department:
-        covered |= Q(cluster_id__in=clusters) | Q(pk__in=departments)
-    elif model is Project:
-        covered |= Q(cluster_id__in=clusters) | Q(department_id__in=departments)
-        covered |= Q(pk__in=projects)
-    else:
-        raise TypeError(f"{model.__name__} is not an org unit")
-    return covered
 
 
 def _rules_covering(scope: OrgUnit) -> Q:

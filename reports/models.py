@@ -18,7 +18,7 @@ from django.utils import timezone
 from consumption.aggregation import parse_filters
 from consumption.measures import Segment
 from reports_site.tenancy import permissions
-from reports_site.tenancy.models import ServiceAccount, Tenant, User
+from reports_site.tenancy.models import ServiceAccount, Subject, Tenant, User
 
 NAME_MAX_LENGTH = 250
 QUEUED_MESSAGE = "Report in queue"
@@ -54,17 +54,17 @@ class ReportType(models.TextChoices):
 
 
 class ReportQuerySet(models.QuerySet):
-    def visible_to(self, subject) -> ReportQuerySet:
+    def visible_to(self, subject: Subject | None) -> ReportQuerySet:
         """Reports the subject may see: its own, or all of its tenant's when it holds
         project:read at tenant scope (spec 2.3)."""
         return self._own_or_tenant_wide(subject, "read")
 
-    def deletable_by(self, subject) -> ReportQuerySet:
+    def deletable_by(self, subject: Subject | None) -> ReportQuerySet:
         """Reports the subject may delete: its own, or all of its tenant's when it holds
         project:delete at tenant scope."""
         return self._own_or_tenant_wide(subject, "delete")
 
-    def _own_or_tenant_wide(self, subject, action: str) -> ReportQuerySet:
+    def _own_or_tenant_wide(self, subject: Subject | None, action: str) -> ReportQuerySet:
         tenant_id = permissions.subject_tenant_id(subject)
         if tenant_id is None:
             return self.none()
@@ -122,7 +122,7 @@ def delete_files(names: list[str]) -> None:
         default_storage.delete(name)
 
 
-def _created_by(subject) -> Q:
+def _created_by(subject: Subject) -> Q:
     if isinstance(subject, ServiceAccount):
         return Q(created_by_service_account=subject)
     return Q(created_by_user=subject)

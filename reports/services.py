@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 
 from consumption.measures import Segment
 from reports_site.tenancy import permissions
-from reports_site.tenancy.models import ServiceAccount
+from reports_site.tenancy.models import ServiceAccount, Subject
 
 from .models import Report
 
@@ -21,7 +21,7 @@ class DuplicateReportName(ValidationError):
 
 
 def create_report(
-    subject,
+    subject: Subject,
     *,
     name: str,
     start: datetime,
@@ -93,7 +93,7 @@ def checked_report(
     return report
 
 
-def delete_reports(subject, reports: Iterable[Report]) -> int:
+def delete_reports(subject: Subject, reports: Iterable[Report]) -> int:
     """Delete reports the subject may delete, and their files once the deletion commits.
     Raises PermissionDenied, deleting nothing, if any of them is not the subject's to delete."""
     reports = list(reports)
@@ -103,7 +103,7 @@ def delete_reports(subject, reports: Iterable[Report]) -> int:
     return Report.objects.filter(pk__in=[report.pk for report in reports]).delete_with_files()
 
 
-def refused_deletions(subject, reports: Iterable[Report]) -> list[Report]:
+def refused_deletions(subject: Subject, reports: Iterable[Report]) -> list[Report]:
     """Those of the reports that the subject may not delete (spec 2.3), in one query."""
     reports = list(reports)
     allowed = set(
@@ -137,11 +137,11 @@ def _duplicate(name: str) -> DuplicateReportName:
     return DuplicateReportName({"name": f"A report named {name!r} already exists."})
 
 
-def _creator_label(subject) -> str:
+def _creator_label(subject: Subject) -> str:
     return str(subject) if isinstance(subject, ServiceAccount) else subject.email
 
 
-def _creator_fields(subject) -> dict:
+def _creator_fields(subject: Subject) -> dict:
     if isinstance(subject, ServiceAccount):
         return {"created_by_service_account": subject}
     return {"created_by_user": subject}

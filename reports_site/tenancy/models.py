@@ -33,7 +33,7 @@ class Tenant(models.Model):
         return self.name
 
 
-def subject_tenant_id(subject) -> int | None:
+def subject_tenant_id(subject: Subject | None) -> int | None:
     """The tenant a subject (a user or a service account) acts in, or None when it may act
     nowhere: none given, inactive, or a user without a tenant (an operator)."""
     if subject is None or not getattr(subject, "is_active", False):
@@ -51,7 +51,7 @@ class OrgUnitQuerySet(models.QuerySet):
     def for_tenant(self, tenant: Tenant) -> OrgUnitQuerySet:
         return self.filter(**{self.tenant_path: tenant})
 
-    def permitted(self, subject, resource: str, action: str) -> OrgUnitQuerySet:
+    def permitted(self, subject: Subject | None, resource: str, action: str) -> OrgUnitQuerySet:
         """The units of the subject's tenant on which it may do `action` to `resource`: one
         query, with the rules as subqueries."""
         tenant_id = subject_tenant_id(subject)
@@ -60,7 +60,7 @@ class OrgUnitQuerySet(models.QuerySet):
         rules = AccessRule.objects.granted_to(subject, resource, action)
         return self.for_tenant(tenant_id).filter(self.covered_by(rules))
 
-    def readable_by(self, subject) -> OrgUnitQuerySet:
+    def readable_by(self, subject: Subject | None) -> OrgUnitQuerySet:
         """The units the subject may read (`<their resource type>:read`)."""
         return self.permitted(subject, self.resource, "read")
 
@@ -323,6 +323,10 @@ class ServiceAccount(models.Model):
         return bool(self.secret_hash) and check_password(secret, self.secret_hash)
 
 
+# Who acts: a person or a service account.
+Subject = User | ServiceAccount
+
+
 class TokenFailureQuerySet(models.QuerySet):
     def client_id_wait(self, client_id: str) -> int:
         """How long the client ID must wait before its next token request (0: not at all)."""
@@ -474,7 +478,7 @@ class ScopeType(models.TextChoices):
 
 
 class AccessRuleQuerySet(models.QuerySet):
-    def for_subject(self, subject) -> AccessRuleQuerySet:
+    def for_subject(self, subject: Subject | None) -> AccessRuleQuerySet:
         """The rules of a user or a service account, within its own tenant."""
         if isinstance(subject, ServiceAccount):
             return self.filter(service_account=subject, tenant_id=subject.tenant_id)
@@ -482,7 +486,7 @@ class AccessRuleQuerySet(models.QuerySet):
             return self.filter(user=subject, tenant_id=subject.tenant_id)
         return self.none()
 
-    def granted_to(self, subject, resource: str, action: str) -> AccessRuleQuerySet:
+    def granted_to(self, subject: Subject | None, resource: str, action: str) -> AccessRuleQuerySet:
         """The subject's rules whose role allows `action` on `resource`, in any scope; none
         for a subject that may act nowhere."""
         if subject_tenant_id(subject) is None:

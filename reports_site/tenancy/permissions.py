@@ -17,14 +17,12 @@ from .models import (
     NodePool,
     Project,
     ScopeType,
-    ServiceAccount,
+    Subject,
     Tenant,
-    User,
     subject_tenant_id,
     tenant_id_of,
 )
 
-Subject = User | ServiceAccount
 OrgUnit = Tenant | Cluster | NodePool | Department | Project
 
 

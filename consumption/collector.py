@@ -29,6 +29,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from .importing import COLLECTED_COLUMNS, BatchWriter, ImportResult, OrgTree
+from .measures import MEASURES
 from .models import DAY_SECONDS, HOUR_SECONDS, MICRO, UsageSample, UsageSource
 from .parsing import MAX_NAME_LENGTH, RowError, SampleRow
 from .prometheus import PrometheusClient, PrometheusError, Series
@@ -37,7 +38,6 @@ DEFAULT = "default"
 GPU_FRACTION_ANNOTATION = "gpu-fraction"
 # cAdvisor also reports the pod's own cgroup (container="") and its pause container ("POD").
 _REAL_CONTAINERS = 'container!="",container!="POD"'
-_INSERT_BATCH = 2000
 QUERY_THREADS = 4  # queries asked of Prometheus at once
 _SLICED = frozenset({"idle"})  # asked in QUERY_THREADS slices of the hours, each on its own
 _LOCK_CLASS = 31_416  # the advisory lock space of collections (the importer's is 31_415)
@@ -132,16 +132,9 @@ class PodHour:
     memory_allocated_bytes: int
     memory_used_bytes: int
 
-    def amounts(self) -> tuple[int, int, int, int, int, int]:
-        """The six amounts, in the order samples store them."""
-        return (
-            self.gpu_allocated_micro,
-            self.gpu_idle_micro,
-            self.cpu_allocated_micro,
-            self.cpu_used_micro,
-            self.memory_allocated_bytes,
-            self.memory_used_bytes,
-        )
+    def amounts(self) -> tuple[int, ...]:
+        """The amounts the measures sum, in their order (the order samples store them)."""
+        return tuple(getattr(self, measure.amount) for measure in MEASURES)
 
 
 @dataclass

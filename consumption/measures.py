@@ -17,9 +17,7 @@ from django.db.models import F, Value
 
 from reports_site.tenancy.models import Cluster, Department, NodePool, Project
 
-from .models import MIB, MICRO
-
-HOUR_SECONDS = 3600
+from .models import HOUR_SECONDS, MIB, MICRO
 
 
 class Segment(models.TextChoices):

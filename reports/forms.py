@@ -10,7 +10,6 @@ from reports_site.tenancy import permissions
 
 from .models import NAME_MAX_LENGTH
 
-# The service's field names, and the form fields that show their errors.
 # A day short of either end of the calendar, so that a time zone's offset and the included
 # last day still fit in a datetime.
 EARLIEST_DAY, LATEST_DAY = date(1, 1, 2), date(9999, 12, 30)

@@ -47,6 +47,10 @@ class ReportAdmin(admin.ModelAdmin):
     ]
     actions = ["requeue", "mark_failed"]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Report]:
+        # The summary a report's page shows is not wanted in the admin.
+        return super().get_queryset(request).defer("summary")
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Reports are made through the pages, the API or `create_report`, which apply the
         # creator's permissions; the admin only looks after them.

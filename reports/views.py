@@ -28,7 +28,8 @@ SEARCH_COUNT_LIMIT = 1000
 def report_list(request: HttpRequest) -> HttpResponse:
     """Analytics > Reports: the reports the user may see, filtered, searched, sorted, paged."""
     reports = Report.objects.visible_to(request.user)
-    filterset = ReportFilterSet(request.GET, queryset=reports)
+    # The summary a report's page shows is not wanted in the table.
+    filterset = ReportFilterSet(request.GET, queryset=reports.defer("summary"))
     table = ReportTable(filterset.qs)
     table.configure(request)
     paginate = {

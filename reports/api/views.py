@@ -249,8 +249,9 @@ def _query(serializer_class, request: Request) -> dict:
 
 
 def _filtered(request: Request, search: str) -> QuerySet[Report]:
-    """The reports the caller may see, narrowed by filterBy and search."""
-    found = Report.objects.visible_to(request.user)
+    """The reports the caller may see, narrowed by filterBy and search (without the summary
+    their pages show: lists never use it)."""
+    found = Report.objects.visible_to(request.user).defer("summary")
     try:
         found = found.filter(parse_filter_by(request.query_params.getlist("filterBy")))
     except FilterError as bad:

@@ -36,9 +36,11 @@ def validate_description_characters(text: str) -> None:
 
 
 def validate_filters(filter_by: list[str]) -> None:
+    if not isinstance(filter_by, list) or not all(isinstance(c, str) for c in filter_by):
+        raise ValidationError('Give a list of conditions, such as ["projectName==a"].')
     try:
         parse_filters(filter_by)
-    except (ValueError, TypeError) as error:
+    except ValueError as error:
         raise ValidationError(str(error)) from None
 
 

@@ -84,6 +84,12 @@ class TestValidation:
     def test_each_rule_names_its_field(self, overrides, expected):
         assert errors(**overrides) == expected
 
+    def test_filters_that_are_not_text_are_refused(self):
+        # As the admin's JSON field could send them.
+        assert errors(filter_by=[1]) == {
+            "filter_by": 'Give a list of conditions, such as ["projectName==a"].'
+        }
+
     def test_the_end_of_today_is_allowed(self):
         end = datetime(2026, 4, 16, tzinfo=UTC)
         assert clean_report_fields(**fields(end=end))["end"] == end

@@ -60,7 +60,7 @@ def service_account_for(token: str) -> ServiceAccount:
     kind, _, pk = str(claims["sub"]).partition(":")
     account = None
     if kind == "sa" and pk.isdigit():
-        account = ServiceAccount.objects.filter(pk=int(pk), is_active=True).first()
+        account = ServiceAccount.objects.active().filter(pk=int(pk)).first()
     if account is None or account.tenant_id != claims.get("tid"):
         raise InvalidToken("The access token's service account no longer exists.")
     return account

@@ -273,9 +273,12 @@ def _new_client_id() -> str:
 
 
 class ServiceAccountQuerySet(models.QuerySet):
+    def active(self) -> ServiceAccountQuerySet:
+        return self.filter(is_active=True)
+
     def authenticate(self, client_id: str, secret: str) -> ServiceAccount | None:
         """The active account with this client ID and secret, or None."""
-        account = self.filter(client_id=client_id, is_active=True).first()
+        account = self.active().filter(client_id=client_id).first()
         if account is None:
             make_password(secret)  # as long as a wrong secret takes: no hint that the ID is unknown
             return None

@@ -6,7 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from consumption.measures import Segment
-from reports_site.tenancy import permissions
+from reports_site.tenancy.models import Project
 
 from .models import NAME_MAX_LENGTH
 
@@ -66,7 +66,9 @@ class ReportForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         # Only names the user may read are offered.
-        names = list(permissions.readable_projects(user).values_list("name", "department__name"))
+        names = list(
+            Project.objects.permitted(user, "read").values_list("name", "department__name")
+        )
         project_names = sorted({project for project, _ in names})
         department_names = sorted({department for _, department in names})
         self.fields["projects"].choices = [(name, name) for name in project_names]

@@ -56,17 +56,9 @@ class ReportType(models.TextChoices):
 
 
 class ReportQuerySet(models.QuerySet):
-    def visible_to(self, subject: Subject | None) -> ReportQuerySet:
-        """Reports the subject may see: its own, or all of its tenant's when it holds
-        project:read at tenant scope (spec 2.3)."""
-        return self._own_or_tenant_wide(subject, "read")
-
-    def deletable_by(self, subject: Subject | None) -> ReportQuerySet:
-        """Reports the subject may delete: its own, or all of its tenant's when it holds
-        project:delete at tenant scope."""
-        return self._own_or_tenant_wide(subject, "delete")
-
-    def _own_or_tenant_wide(self, subject: Subject | None, action: str) -> ReportQuerySet:
+    def permitted(self, subject: Subject | None, action: str) -> ReportQuerySet:
+        """The reports on which the subject may do `action` ("read" or "delete"): its own, or
+        all of its tenant's when it holds project:<action> at tenant scope (spec 2.3)."""
         tenant_id = permissions.subject_tenant_id(subject)
         if tenant_id is None:
             return self.none()

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 
 from consumption.measures import Segment
 from reports_site.tenancy import permissions
-from reports_site.tenancy.models import ServiceAccount, Subject
+from reports_site.tenancy.models import Project, ServiceAccount, Subject
 
 from .models import Report
 
@@ -33,7 +33,7 @@ def create_report(
     """Validate, save as Pending (QUEUED_MESSAGE) and queue the build once the transaction
     commits. Raises PermissionDenied for a subject that may read no project, ValidationError
     (by field) for bad input, DuplicateReportName for a name the tenant already uses."""
-    project_ids = sorted(permissions.readable_projects(subject).values_list("pk", flat=True))
+    project_ids = sorted(Project.objects.permitted(subject, "read").values_list("pk", flat=True))
     if not project_ids:
         raise PermissionDenied("You need read access to at least one project to create a report.")
     report = checked_report(
@@ -107,7 +107,7 @@ def refused_deletions(subject: Subject, reports: Iterable[Report]) -> list[Repor
     """Those of the reports that the subject may not delete (spec 2.3), in one query."""
     reports = list(reports)
     allowed = set(
-        Report.objects.deletable_by(subject)
+        Report.objects.permitted(subject, "delete")
         .filter(pk__in=[report.pk for report in reports])
         .values_list("pk", flat=True)
     )

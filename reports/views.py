@@ -11,7 +11,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_tables2 import RequestConfig
 
-from reports_site.tenancy import permissions
+from reports_site.tenancy.models import Project
 
 from . import services
 from .downloads import csv_response, zip_response
@@ -27,7 +27,7 @@ SEARCH_COUNT_LIMIT = 1000
 @require_GET
 def report_list(request: HttpRequest) -> HttpResponse:
     """Analytics > Reports: the reports the user may see, filtered, searched, sorted, paged."""
-    reports = Report.objects.visible_to(request.user)
+    reports = Report.objects.permitted(request.user, "read")
     # The summary a report's page shows is not wanted in the table.
     filterset = ReportFilterSet(request.GET, queryset=reports.defer("summary"))
     table = ReportTable(filterset.qs)
@@ -81,7 +81,7 @@ def report_columns(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def report_create(request: HttpRequest) -> HttpResponse:
     """+ New report: the form, and on a valid POST the report, Pending, in the table."""
-    if not permissions.readable_projects(request.user).exists():
+    if not Project.objects.permitted(request.user, "read").exists():
         raise PermissionDenied("You need read access to at least one project to create a report.")
     form = ReportForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
@@ -159,7 +159,7 @@ def report_delete(request: HttpRequest) -> HttpResponse:
 
 def _get_report_for_user(request: HttpRequest, report_id) -> Report:
     # Another tenant's report, or one the user may not see, is simply not found.
-    return get_object_or_404(Report.objects.visible_to(request.user), pk=report_id)
+    return get_object_or_404(Report.objects.permitted(request.user, "read"), pk=report_id)
 
 
 def _get_selected_reports(request: HttpRequest) -> list[Report]:
@@ -172,7 +172,9 @@ def _get_selected_reports(request: HttpRequest) -> list[Report]:
         ids = {uuid.UUID(value) for value in raw}
     except ValueError:
         raise BadSelection("The selection holds something that is not a report id.") from None
-    reports = list(Report.objects.visible_to(request.user).filter(pk__in=ids).order_by("name"))
+    reports = list(
+        Report.objects.permitted(request.user, "read").filter(pk__in=ids).order_by("name")
+    )
     if len(reports) != len(ids):
         raise Http404("No such report.")
     return reports

@@ -40,7 +40,7 @@ NOW = datetime(2026, 3, 2, 6, 30, tzinfo=UTC)
 
 
 def project_names(user: User) -> set[str]:
-    return {f"{p.cluster.name}/{p.name}" for p in permissions.readable_projects(user)}
+    return {f"{p.cluster.name}/{p.name}" for p in Project.objects.permitted(user, "read")}
 
 
 def assert_the_usage_is_realistic() -> None:

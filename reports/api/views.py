@@ -173,7 +173,7 @@ def report_batch_delete(request: Request) -> Response:
     ids = {raw_id: _uuid(raw_id) for raw_id in requested}
     found = {
         report.pk: report
-        for report in Report.objects.visible_to(request.user).filter(
+        for report in Report.objects.permitted(request.user, "read").filter(
             pk__in=[pk for pk in ids.values() if pk]
         )
     }
@@ -251,7 +251,7 @@ def _query(serializer_class, request: Request) -> dict:
 def _filtered(request: Request, search: str) -> QuerySet[Report]:
     """The reports the caller may see, narrowed by filterBy and search (without the summary
     their pages show: lists never use it)."""
-    found = Report.objects.visible_to(request.user).defer("summary")
+    found = Report.objects.permitted(request.user, "read").defer("summary")
     try:
         found = found.filter(parse_filter_by(request.query_params.getlist("filterBy")))
     except FilterError as bad:
@@ -264,7 +264,7 @@ def _get_report_for_subject(request: Request, report_id: str) -> Report:
     pk = _uuid(report_id)
     if pk is None:
         raise exceptions.ValidationError("reportId: Not a report id (a UUID).")
-    found = Report.objects.visible_to(request.user).filter(pk=pk).first()
+    found = Report.objects.permitted(request.user, "read").filter(pk=pk).first()
     if found is None:
         raise exceptions.NotFound("Report not found.")
     return found

@@ -51,18 +51,14 @@ class OrgUnitQuerySet(models.QuerySet):
     def for_tenant(self, tenant: Tenant) -> OrgUnitQuerySet:
         return self.filter(**{self.tenant_path: tenant})
 
-    def permitted(self, subject: Subject | None, resource: str, action: str) -> OrgUnitQuerySet:
-        """The units of the subject's tenant on which it may do `action` to `resource`: one
-        query, with the rules as subqueries."""
+    def permitted(self, subject: Subject | None, action: str) -> OrgUnitQuerySet:
+        """The units of the subject's tenant on which it may do `action` (`<their resource
+        type>:<action>`): one query, with the rules as subqueries."""
         tenant_id = subject_tenant_id(subject)
         if tenant_id is None:
             return self.none()
-        rules = AccessRule.objects.granted_to(subject, resource, action)
+        rules = AccessRule.objects.granted_to(subject, self.resource, action)
         return self.for_tenant(tenant_id).filter(self.covered_by(rules))
-
-    def readable_by(self, subject: Subject | None) -> OrgUnitQuerySet:
-        """The units the subject may read (`<their resource type>:read`)."""
-        return self.permitted(subject, self.resource, "read")
 
     def covered_by(self, rules: AccessRuleQuerySet) -> Q:
         """A filter that keeps the units these rules cover (their tenant apart): a rule at
@@ -438,9 +434,6 @@ class Role(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def grants(self, resource: str, action: str) -> bool:
-        return self.permissions.filter(resource=resource, **{action_field(action): True}).exists()
-
 
 def action_field(action: str) -> str:
     """The RolePermission field that holds one action; unknown actions are a programming error."""
@@ -616,16 +609,11 @@ class AccessRule(models.Model):
                 errors[field] = f"A {field} scope needs a {field}."
             elif field != expected and unit is not None:
                 errors[field] = f"Leave this empty for a {self.scope_type} scope."
-            elif unit is not None and self.tenant_id and tenant_id_of(unit) != self.tenant_id:
+            elif unit is not None and self.tenant_id and not _in_tenant(unit, self.tenant_id):
                 errors[field] = f"The {field} belongs to another tenant."
         if errors:
             raise ValidationError(errors)
 
 
-def tenant_id_of(unit: Tenant | Cluster | NodePool | Department | Project) -> int:
-    """The id of the tenant an org unit (or a tenant) belongs to."""
-    if isinstance(unit, Tenant):
-        return unit.pk
-    if isinstance(unit, Cluster):
-        return unit.tenant_id
-    return unit.cluster.tenant_id
+def _in_tenant(unit: Cluster | Department | Project, tenant_id: int) -> bool:
+    return type(unit).objects.for_tenant(tenant_id).filter(pk=unit.pk).exists()

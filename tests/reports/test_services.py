@@ -177,14 +177,14 @@ class TestVisibilityAndDeletion:
         }
 
     def test_a_tenant_wide_viewer_sees_every_report_of_the_tenant(self, viewer, reports):
-        assert set(Report.objects.visible_to(viewer)) == set(reports.values())
+        assert set(Report.objects.permitted(viewer, "read")) == set(reports.values())
 
     def test_a_project_researcher_sees_only_their_own(self, researcher, reports):
-        assert set(Report.objects.visible_to(researcher)) == {reports["bob's"]}
+        assert set(Report.objects.permitted(researcher, "read")) == {reports["bob's"]}
 
     def test_another_tenant_sees_none(self, charlie, reports):
         grant(charlie, "System administrator", charlie.tenant)
-        assert not Report.objects.visible_to(charlie).exists()
+        assert not Report.objects.permitted(charlie, "read").exists()
 
     def test_the_creator_may_delete_their_report(self, researcher, reports, media):
         assert delete_reports(researcher, [reports["bob's"]]) == 1
@@ -203,8 +203,8 @@ class TestVisibilityAndDeletion:
     def test_a_department_administrator_may_not_delete_others(self, reports, org, tenant):
         dept_admin = UserFactory(tenant=tenant)
         grant(dept_admin, "Department administrator", org["research"])
-        assert not Report.objects.deletable_by(dept_admin).exists()
-        assert not Report.objects.visible_to(dept_admin).exists()
+        assert not Report.objects.permitted(dept_admin, "delete").exists()
+        assert not Report.objects.permitted(dept_admin, "read").exists()
 
 
 ROLES = {
@@ -231,14 +231,16 @@ class TestEachRole:
         grant(subject, role, tenant)
         own = create_report(subject, name="Own", start=MARCH[0], end=MARCH[1])
         sees_all, deletes_all = ROLES[role]
-        assert set(Report.objects.visible_to(subject)) == ({own, others} if sees_all else {own})
+        assert set(Report.objects.permitted(subject, "read")) == (
+            {own, others} if sees_all else {own}
+        )
         expected = {own, others} if deletes_all else {own}
-        assert set(Report.objects.deletable_by(subject)) == expected
+        assert set(Report.objects.permitted(subject, "delete")) == expected
 
     @pytest.mark.parametrize("role", ROLES)
     def test_at_project_scope_only_their_own(self, role, tenant, others, usage):
         subject = UserFactory(tenant=tenant)
         grant(subject, role, usage["nlp"])
         own = create_report(subject, name="Own", start=MARCH[0], end=MARCH[1])
-        assert set(Report.objects.visible_to(subject)) == {own}
-        assert set(Report.objects.deletable_by(subject)) == {own}
+        assert set(Report.objects.permitted(subject, "read")) == {own}
+        assert set(Report.objects.permitted(subject, "delete")) == {own}

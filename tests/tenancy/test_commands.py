@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from reports_site.tenancy import permissions
 from reports_site.tenancy.models import (
     AccessRule,
+    Project,
     Role,
     ScopeType,
     ServiceAccount,
@@ -188,8 +188,8 @@ class TestGrant:
         assert (rule.tenant, rule.user, rule.service_account) == (alice.tenant, alice, None)
         assert rule.role.name == "L1 researcher"
         assert (rule.scope_type, rule.project) == (ScopeType.PROJECT, org["vision"])
-        assert permissions.has_permission(alice, "project", "read", org["vision"])
-        assert not permissions.has_permission(alice, "project", "read", org["nlp"])
+        assert org["vision"] in Project.objects.permitted(alice, "read")
+        assert org["nlp"] not in Project.objects.permitted(alice, "read")
 
     @pytest.mark.parametrize(
         ("scope", "scope_type", "unit", "label"),

@@ -75,35 +75,35 @@ def test_for_tenant_keeps_the_tenants_own_units(tenant, other_tenant, units, mod
         ("globex-robot", GLOBEX_UNITS),
     ],
 )
-def test_readable_by_keeps_a_subject_in_its_tenant(units, subjects, subject_key, expected, model):
+def test_permitted_keeps_a_subject_in_its_tenant(units, subjects, subject_key, expected, model):
     subject = subjects[subject_key]
 
-    assert set(model.objects.readable_by(subject)) == pick(units, expected[model])
+    assert set(model.objects.permitted(subject, "read")) == pick(units, expected[model])
 
 
 def test_an_administrators_write_permissions_stay_in_their_tenant(units, subjects):
-    assert set(Project.objects.permitted(subjects["alice"], "project", "delete")) == pick(
+    assert set(Project.objects.permitted(subjects["alice"], "delete")) == pick(
         units, ACME_UNITS[Project]
     )
-    assert set(Cluster.objects.permitted(subjects["charlie"], "cluster", "update")) == pick(
+    assert set(Cluster.objects.permitted(subjects["charlie"], "update")) == pick(
         units, GLOBEX_UNITS[Cluster]
     )
-    assert set(Project.objects.permitted(subjects["acme-robot"], "project", "delete")) == set()
+    assert set(Project.objects.permitted(subjects["acme-robot"], "delete")) == set()
 
 
-def test_readable_by_narrows_another_tenants_queryset_to_nothing(tenant, other_tenant, subjects):
+def test_permitted_narrows_another_tenants_queryset_to_nothing(tenant, other_tenant, subjects):
     charlie = subjects["charlie"]
     alice = subjects["alice"]
 
-    assert set(Project.objects.for_tenant(tenant).readable_by(charlie)) == set()
-    assert set(Department.objects.for_tenant(other_tenant).readable_by(alice)) == set()
+    assert set(Project.objects.for_tenant(tenant).permitted(charlie, "read")) == set()
+    assert set(Department.objects.for_tenant(other_tenant).permitted(alice, "read")) == set()
 
 
-def test_readable_by_picks_the_subjects_unit_among_units_of_the_same_name(units, subjects):
-    assert set(Project.objects.filter(name="vision").readable_by(subjects["charlie"])) == {
+def test_permitted_picks_the_subjects_unit_among_units_of_the_same_name(units, subjects):
+    assert set(Project.objects.filter(name="vision").permitted(subjects["charlie"], "read")) == {
         units["globex:vision"]
     }
-    assert set(Cluster.objects.filter(name="east").readable_by(subjects["acme-robot"])) == {
+    assert set(Cluster.objects.filter(name="east").permitted(subjects["acme-robot"], "read")) == {
         units["acme:east"]
     }
 
@@ -117,7 +117,7 @@ def test_rules_below_the_tenant_stay_in_their_tenant(tenant, other_tenant, alice
     grant(globex_robot, "Editor", units["globex:east"])
 
     def readable(subject):
-        return {model: set(model.objects.readable_by(subject)) for model in MODELS}
+        return {model: set(model.objects.permitted(subject, "read")) for model in MODELS}
 
     assert readable(alice) == {
         Cluster: set(),

@@ -127,8 +127,8 @@ def scope_of(key, tenant, units):
 
 
 def readable(subject) -> dict:
-    """What the subject may read, per org-unit model, through `readable_by`."""
-    return {model: set(model.objects.readable_by(subject)) for model in MODELS}
+    """What the subject may read, per org-unit model, through `permitted(subject, "read")`."""
+    return {model: set(model.objects.permitted(subject, "read")) for model in MODELS}
 
 
 def nothing() -> dict:
@@ -141,9 +141,9 @@ def pick(units, *names) -> dict:
     return {model: {unit for unit in chosen if isinstance(unit, model)} for model in MODELS}
 
 
-def resource_of(unit) -> str:
-    """The resource type a unit is (a tenant is `tenant`)."""
-    return RESOURCE_OF.get(type(unit), "tenant")
+def covers(subject, action, unit) -> bool:
+    """May the subject do `action` on this org unit: is it among its kind's `permitted` units?"""
+    return type(unit).objects.permitted(subject, action).filter(pk=unit.pk).exists()
 
 
 # --- How far a rule reaches -----------------------------------------------------------------------
@@ -195,44 +195,42 @@ def test_a_project_rule_covers_that_project_only(alice, units):
 
 @pytest.mark.parametrize("unit_key", ALL_ACME_UNITS)
 @pytest.mark.parametrize("scope_key", list(COVERAGE))
-def test_has_permission_follows_the_scope_down_the_tree(alice, tenant, units, scope_key, unit_key):
+def test_a_rule_covers_a_unit_down_the_tree_only(alice, tenant, units, scope_key, unit_key):
     grant(alice, "Viewer", scope_of(scope_key, tenant, units))
     unit = units[unit_key]
 
-    assert permissions.has_permission(alice, resource_of(unit), "read", unit) is (
-        unit_key in COVERAGE[scope_key]
-    )
+    assert covers(alice, "read", unit) is (unit_key in COVERAGE[scope_key])
 
 
 def test_permitted_keeps_only_the_actions_the_role_allows_in_its_scope(alice, units):
     grant(alice, "Department administrator", units["east"])
 
-    assert set(Project.objects.permitted(alice, "project", "delete")) == {
+    assert set(Project.objects.permitted(alice, "delete")) == {
         units["vision"],
         units["nlp"],
         units["infra"],
     }
-    assert set(Department.objects.permitted(alice, "department", "create")) == {
+    assert set(Department.objects.permitted(alice, "create")) == {
         units["research"],
         units["ops"],
     }
-    assert set(Cluster.objects.permitted(alice, "cluster", "read")) == {units["east"]}
-    assert set(Cluster.objects.permitted(alice, "cluster", "update")) == set()
-    assert set(NodePool.objects.permitted(alice, "nodepools", "read")) == {
+    assert set(Cluster.objects.permitted(alice, "read")) == {units["east"]}
+    assert set(Cluster.objects.permitted(alice, "update")) == set()
+    assert set(NodePool.objects.permitted(alice, "read")) == {
         units["east/default"],
         units["east/a100"],
     }
-    assert set(NodePool.objects.permitted(alice, "nodepools", "delete")) == set()
-    assert permissions.has_permission(alice, "project", "update", units["infra"])
-    assert not permissions.has_permission(alice, "project", "update", units["llm"])
-    assert not permissions.has_permission(alice, "cluster", "update", units["east"])
+    assert set(NodePool.objects.permitted(alice, "delete")) == set()
+    assert covers(alice, "update", units["infra"])
+    assert not covers(alice, "update", units["llm"])
+    assert not covers(alice, "update", units["east"])
 
 
 def test_an_unknown_action_is_a_programming_error(alice, units):
     grant(alice, "Viewer", units["east"])
 
     with pytest.raises(ValueError, match="Unknown action 'view'"):
-        permissions.has_permission(alice, "project", "view", units["vision"])
+        covers(alice, "view", units["vision"])
 
 
 # --- Other tenants ------------------------------------------------------------------------------
@@ -244,14 +242,9 @@ def test_a_system_administrator_covers_nothing_of_another_tenant(
     grant(alice, "System administrator", tenant)
 
     assert readable(alice) == pick(units, *ALL_ACME_UNITS)
-    for unit in [other_tenant, *other_units.values()]:
-        for resource in RESOURCES:
-            for action in ACTIONS:
-                assert not permissions.has_permission(alice, resource, action, unit), (
-                    resource,
-                    action,
-                    unit,
-                )
+    for unit in other_units.values():
+        for action in ACTIONS:
+            assert not covers(alice, action, unit), (action, unit)
 
 
 def test_another_tenants_administrator_covers_nothing_of_acme(
@@ -260,8 +253,8 @@ def test_another_tenants_administrator_covers_nothing_of_acme(
     grant(charlie, "System administrator", other_tenant)
 
     assert readable(charlie) == pick(other_units, "east", "east/default", "research", "vision")
-    for unit in [tenant, *units.values()]:
-        assert not permissions.has_permission(charlie, resource_of(unit), "read", unit)
+    for unit in units.values():
+        assert not covers(charlie, "read", unit)
 
 
 def test_a_rule_on_a_unit_does_not_cover_another_tenants_unit_of_the_same_name(
@@ -269,14 +262,14 @@ def test_a_rule_on_a_unit_does_not_cover_another_tenants_unit_of_the_same_name(
 ):
     grant(alice, "Viewer", units["east"])
 
-    assert set(Cluster.objects.readable_by(alice)) == {units["east"]}
-    assert set(Project.objects.readable_by(alice)) == {
+    assert set(Cluster.objects.permitted(alice, "read")) == {units["east"]}
+    assert set(Project.objects.permitted(alice, "read")) == {
         units["vision"],
         units["nlp"],
         units["infra"],
     }
     for unit in other_units.values():
-        assert not permissions.has_permission(alice, resource_of(unit), "read", unit), unit
+        assert not covers(alice, "read", unit), unit
 
 
 @pytest.mark.parametrize(
@@ -301,7 +294,7 @@ def test_a_rule_row_pointing_at_another_tenants_unit_covers_nothing(
 
     assert readable(alice) == nothing()
     for unit in other_units.values():
-        assert not permissions.has_permission(alice, resource_of(unit), "read", unit), unit
+        assert not covers(alice, "read", unit), unit
     assert not permissions.holds_at_tenant_scope(alice, "project", "read")
 
 
@@ -318,9 +311,7 @@ def test_a_rule_row_of_another_tenant_naming_the_subject_covers_nothing(
 
     assert readable(alice) == nothing()
     assert not permissions.holds_at_tenant_scope(alice, "project", "read")
-    assert not permissions.has_permission(alice, "project", "read", tenant)
-    assert not permissions.has_permission(alice, "project", "read", other_tenant)
-    assert not permissions.has_permission(alice, "project", "read", other_units["vision"])
+    assert not covers(alice, "read", other_units["vision"])
     assert list(permissions.rules_granting(alice, "project", "read")) == []
 
 
@@ -349,15 +340,11 @@ def test_a_predefined_role_grants_what_the_spec_says(
     grant(alice, role_name, tenant)
     expected = action in ROLE_TABLE[role_name].get(resource, set())
 
-    assert permissions.has_permission(alice, resource, action, tenant) is expected
     assert permissions.holds_at_tenant_scope(alice, resource, action) is expected
-    assert Role.objects.get(name=role_name).grants(resource, action) is expected
     models = [model for model, name in RESOURCE_OF.items() if name == resource]
     for model in models:
         everything = set(model.objects.for_tenant(tenant))
-        assert set(model.objects.permitted(alice, resource, action)) == (
-            everything if expected else set()
-        )
+        assert set(model.objects.permitted(alice, action)) == (everything if expected else set())
 
 
 # --- Tenant scope -------------------------------------------------------------------------------
@@ -367,9 +354,8 @@ def test_a_predefined_role_grants_what_the_spec_says(
 def test_a_rule_below_the_tenant_does_not_hold_at_tenant_scope(alice, tenant, units, scope_key):
     grant(alice, "Viewer", units[scope_key])
 
-    assert permissions.has_permission(alice, "project", "read", units["vision"])
+    assert covers(alice, "read", units["vision"])
     assert not permissions.holds_at_tenant_scope(alice, "project", "read")
-    assert not permissions.has_permission(alice, "project", "read", tenant)
 
 
 def test_a_tenant_rule_holds_at_tenant_scope_for_its_roles_permissions_only(alice, tenant):
@@ -380,14 +366,14 @@ def test_a_tenant_rule_holds_at_tenant_scope_for_its_roles_permissions_only(alic
     assert not permissions.holds_at_tenant_scope(alice, "department", "read")
 
 
-def test_has_permission_with_a_tenant_scope(alice, bob, tenant, other_tenant, units):
+def test_only_a_tenant_rule_holds_at_tenant_scope(alice, bob, tenant, units, other_units):
     grant(alice, "Viewer", units["east"])
     grant(bob, "Viewer", tenant)
 
-    assert not permissions.has_permission(alice, "project", "read", tenant)
-    assert permissions.has_permission(bob, "project", "read", tenant)
-    assert not permissions.has_permission(bob, "project", "update", tenant)
-    assert not permissions.has_permission(bob, "project", "read", other_tenant)
+    assert not permissions.holds_at_tenant_scope(alice, "project", "read")
+    assert permissions.holds_at_tenant_scope(bob, "project", "read")
+    assert not permissions.holds_at_tenant_scope(bob, "project", "update")
+    assert not covers(bob, "read", other_units["vision"])
 
 
 # --- Subjects that hold nothing -----------------------------------------------------------------
@@ -433,26 +419,25 @@ def test_these_subjects_hold_nothing(tenant, units, make_subject):
     subject = make_subject(tenant)
 
     assert readable(subject) == nothing()
-    assert set(permissions.readable_projects(subject)) == set()
+    assert set(Project.objects.permitted(subject, "read")) == set()
     for resource in RESOURCES:
         for action in ACTIONS:
             assert not permissions.holds_at_tenant_scope(subject, resource, action)
-            assert not permissions.has_permission(subject, resource, action, tenant)
             assert list(permissions.rules_granting(subject, resource, action)) == []
     for unit in units.values():
-        assert not permissions.has_permission(subject, resource_of(unit), "read", unit), unit
+        assert not covers(subject, "read", unit), unit
 
 
 def test_the_same_user_holds_the_rules_again_once_active(alice, tenant, units):
     rule = grant(alice, "L1 researcher", units["vision"])
     alice.is_active = False
     alice.save()
-    assert set(permissions.readable_projects(alice)) == set()
+    assert set(Project.objects.permitted(alice, "read")) == set()
 
     alice.is_active = True
     alice.save()
 
-    assert set(permissions.readable_projects(alice)) == {units["vision"]}
+    assert set(Project.objects.permitted(alice, "read")) == {units["vision"]}
     assert set(permissions.rules_granting(alice, "project", "read")) == {rule}
 
 
@@ -464,9 +449,9 @@ def test_a_service_account_is_a_subject_like_a_user(tenant, units):
     rule = grant(robot, "Research manager", units["research"])
 
     assert readable(robot) == pick(units, "research", "vision", "nlp")
-    assert permissions.has_permission(robot, "project", "read", units["nlp"])
-    assert not permissions.has_permission(robot, "project", "read", units["infra"])
-    assert not permissions.has_permission(robot, "project", "update", units["nlp"])
+    assert covers(robot, "read", units["nlp"])
+    assert not covers(robot, "read", units["infra"])
+    assert not covers(robot, "update", units["nlp"])
     assert not permissions.holds_at_tenant_scope(robot, "project", "read")
     assert set(permissions.rules_granting(robot, "department", "read")) == {rule}
 
@@ -481,9 +466,9 @@ def test_a_service_account_and_a_user_with_the_same_id_do_not_share_rules(alice,
     grant(robot, "Viewer", tenant)
     grant(alice, "L1 researcher", units["vision"])
 
-    assert set(permissions.readable_projects(alice)) == {units["vision"]}
+    assert set(Project.objects.permitted(alice, "read")) == {units["vision"]}
     assert not permissions.holds_at_tenant_scope(alice, "project", "read")
-    assert set(permissions.readable_projects(robot)) == {
+    assert set(Project.objects.permitted(robot, "read")) == {
         units["vision"],
         units["nlp"],
         units["infra"],
@@ -499,22 +484,22 @@ def test_permissions_combine_over_several_rules(alice, units):
     researcher = grant(alice, "L1 researcher", units["infra"])
     manager = grant(alice, "Research manager", units["research"])
 
-    assert set(permissions.readable_projects(alice)) == {
+    assert set(Project.objects.permitted(alice, "read")) == {
         units["infra"],
         units["vision"],
         units["nlp"],
     }
-    assert set(Department.objects.readable_by(alice)) == {units["research"]}
-    assert permissions.has_permission(alice, "department", "read", units["research"])
-    assert not permissions.has_permission(alice, "department", "read", units["ops"])
-    assert not permissions.has_permission(alice, "project", "read", units["llm"])
+    assert set(Department.objects.permitted(alice, "read")) == {units["research"]}
+    assert covers(alice, "read", units["research"])
+    assert not covers(alice, "read", units["ops"])
+    assert not covers(alice, "read", units["llm"])
     assert set(permissions.rules_granting(alice, "project", "read")) == {researcher, manager}
     assert set(permissions.rules_granting(alice, "department", "read")) == {manager}
 
     grant(alice, "Department administrator", units["training"])
 
-    assert set(Project.objects.permitted(alice, "project", "delete")) == {units["llm"]}
-    assert set(permissions.readable_projects(alice)) == {
+    assert set(Project.objects.permitted(alice, "delete")) == {units["llm"]}
+    assert set(Project.objects.permitted(alice, "read")) == {
         units["infra"],
         units["vision"],
         units["nlp"],
@@ -552,12 +537,12 @@ def rules_at_every_scope(alice, tenant, units):
     "give_rules",
     [no_rules, one_project_rule, rules_at_every_scope_below_the_tenant, rules_at_every_scope],
 )
-def test_readable_projects_runs_as_one_query_however_many_rules(
+def test_permitted_projects_run_as_one_query_however_many_rules(
     alice, tenant, units, django_assert_num_queries, give_rules
 ):
     expected = give_rules(alice, tenant, units)
 
     with django_assert_num_queries(1):
-        projects = set(permissions.readable_projects(alice))
+        projects = set(Project.objects.permitted(alice, "read"))
 
     assert projects == expected

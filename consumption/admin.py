@@ -1,24 +1,13 @@
 from django.contrib import admin
-from django.core.paginator import Paginator
 from django.db import models, transaction
 from django.db.models import Max, Min
-from django.utils.functional import cached_property
 from django.utils.text import Truncator
+
+from reports_site.paging import AdminPaginator
 
 from . import rollups
 from .models import DAY_SECONDS, UsageRollup, UsageSample, UsageSource
 from .parsing import FIELDS
-
-
-class CappedCountPaginator(Paginator):
-    """Counts at most CAP rows, so that a page of a table with tens of millions of rows does not
-    wait for a full count; beyond that the admin shows CAP and the last page is CAP's."""
-
-    CAP = 10_000
-
-    @cached_property
-    def count(self) -> int:
-        return self.object_list[: self.CAP].count()
 
 
 class TenantFilter(admin.SimpleListFilter):
@@ -46,7 +35,7 @@ class UsageSampleAdmin(admin.ModelAdmin):
     raw_id_fields = ["project", "nodepool"]
     # Newest first by primary key: the one order every database can serve from an index.
     ordering = ["-pk"]
-    paginator = CappedCountPaginator
+    paginator = AdminPaginator
     show_full_result_count = False
     search_fields = ["=workload"]
     search_help_text = "Exact workload name."
@@ -96,7 +85,7 @@ class UsageRollupAdmin(admin.ModelAdmin):
     list_select_related = ["project__cluster", "nodepool__cluster"]
     raw_id_fields = ["project", "nodepool"]
     ordering = ["-pk"]
-    paginator = CappedCountPaginator
+    paginator = AdminPaginator
     show_full_result_count = False
 
     def has_add_permission(self, request) -> bool:

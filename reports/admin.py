@@ -5,7 +5,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from consumption.admin import CappedCountPaginator
+from reports_site.paging import AdminPaginator
 
 from . import services
 from .downloads import csv_response
@@ -30,7 +30,7 @@ class ReportAdmin(admin.ModelAdmin):
     list_select_related = ["tenant"]
     search_fields = ["name", "created_by"]
     ordering = ["-created_at"]
-    paginator = CappedCountPaginator
+    paginator = AdminPaginator
     show_full_result_count = False
     raw_id_fields = ["created_by_user", "created_by_service_account"]
     readonly_fields = [

@@ -1,14 +1,10 @@
 """The Reports table (spec 4.4): one definition of the report's columns."""
 
 import django_tables2 as tables
-from django.core.paginator import Paginator
 from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
-from django.utils.functional import cached_property
 from django.utils.html import format_html
-from django_tables2.data import TableQuerysetData
-from django_tables2.rows import BoundRows
 
 from .models import Report, ReportStatus, TableColumns
 
@@ -117,6 +113,15 @@ class ReportTable(tables.Table):
             if column.name not in cls.Meta.fixed_columns
         ]
 
+    @classmethod
+    def ordering(cls, sort: list[str]) -> list[str]:
+        """The fields that order the reports as the table does for `?sort=` (its default when
+        none is asked; empty when what is asked names no orderable column)."""
+        table = cls(Report.objects.none(), order_by=sort or None)
+        return [
+            str(field) for alias in table.order_by for field in table.columns[alias.bare].order_by
+        ]
+
     def configure(self, request: HttpRequest) -> None:
         """Show the columns the user chose (unknown names are dropped), or the defaults."""
         chosen = TableColumns.objects.filter(user=request.user, table=type(self).__name__).first()
@@ -148,55 +153,14 @@ class ReportTable(tables.Table):
         return filesizeformat(value)
 
 
-class ReportPaginator(Paginator):
-    """Pages of the table, each as quick as the first.
-
-    A page past the middle is read from the far end, in reverse order, and turned round: the
-    last of 100,000 reports is then as near as the first, where an OFFSET would make the
-    database walk past all the others. With `count_limit`, counting stops there (a search
-    through a large tenant), and only that many reports are paged."""
-
-    def __init__(self, object_list, per_page, count_limit: int | None = None, **kwargs):
-        # The size comes from the URL: a negative one has no first page, a huge one no end.
-        if not 1 <= int(per_page) <= PAGE_SIZES[-1]:
-            per_page = DEFAULT_PAGE_SIZE
-        super().__init__(object_list, per_page, **kwargs)
-        self.count_limit = count_limit
-
-    @cached_property
-    def count(self) -> int:
-        if self._counted is None:
-            return super().count
-        return min(self._counted, self.count_limit)
-
-    @property
-    def is_capped(self) -> bool:
-        """Whether there are more reports than were counted."""
-        return self._counted is not None and self._counted > self.count_limit
-
-    @cached_property
-    def _counted(self) -> int | None:
-        queryset = self._queryset()
-        if queryset is None or self.count_limit is None:
-            return None
-        return queryset[: self.count_limit + 1].count()
-
-    def page(self, number):
-        number = self.validate_number(number)
-        bottom = (number - 1) * self.per_page
-        top = min(bottom + self.per_page, self.count)
-        queryset = self._queryset()
-        if queryset is None or self.is_capped or bottom * 2 <= self.count:
-            return super().page(number)
-        records = list(queryset.reverse()[self.count - top : self.count - bottom])
-        records.reverse()
-        return self._get_page(BoundRows(records, self.object_list.table), number, self)
-
-    def _queryset(self):
-        rows = self.object_list
-        if isinstance(rows, BoundRows) and isinstance(rows.data, TableQuerysetData):
-            return rows.data.data
-        return None
+def page_size(asked: str | None) -> int:
+    """The page size the URL asks for, if a page can have it (a negative one has no first page,
+    a huge one no end); else the default."""
+    try:
+        size = int(asked)
+    except (TypeError, ValueError):
+        return DEFAULT_PAGE_SIZE
+    return size if 1 <= size <= PAGE_SIZES[-1] else DEFAULT_PAGE_SIZE
 
 
 def save_columns(user, table: type[tables.Table], columns: list[str] | None) -> None:

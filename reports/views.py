@@ -9,8 +9,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_tables2 import RequestConfig
 
+from reports_site.paging import Paginator
 from reports_site.tenancy.models import Project
 
 from . import services
@@ -18,7 +18,7 @@ from .downloads import csv_response, zip_response
 from .filtersets import ReportFilterSet
 from .forms import ReportForm
 from .models import Report
-from .tables import PAGE_SIZES, ReportPaginator, ReportTable, save_columns
+from .tables import PAGE_SIZES, ReportTable, page_size, save_columns
 
 SEARCH_COUNT_LIMIT = 1000
 
@@ -30,16 +30,23 @@ def report_list(request: HttpRequest) -> HttpResponse:
     reports = Report.objects.permitted(request.user, "read")
     # The summary a report's page shows is not wanted in the table.
     filterset = ReportFilterSet(request.GET, queryset=reports.defer("summary"))
-    table = ReportTable(filterset.qs)
-    table.configure(request)
-    paginate = {
-        "paginator_class": ReportPaginator,
+    sort = request.GET.getlist("sort")
+    found = filterset.qs
+    if ordering := ReportTable.ordering(sort):
+        found = found.order_by(*ordering)
+    # The page is found by primary key (read from the far end past the middle); the table
+    # then loads and shows those reports alone.
+    paginator = Paginator(
+        found.values_list("pk", flat=True),
+        page_size(request.GET.get("per_page")),
         # Text searches are the costly ones: their count stops at a limit.
-        "count_limit": SEARCH_COUNT_LIMIT if filterset.searches_text() else None,
-    }
-    RequestConfig(request, paginate=paginate).configure(table)
-    per_page = table.paginator.per_page
-    if table.paginator.count == 0 and not reports.exists():
+        count_limit=SEARCH_COUNT_LIMIT if filterset.searches_text() else None,
+    )
+    page = paginator.get_page(request.GET.get("page"))
+    table = ReportTable(found.filter(pk__in=list(page)), order_by=sort or None)
+    table.configure(request)
+    per_page = paginator.per_page
+    if paginator.count == 0 and not reports.exists():
         table.empty_text = "No reports yet. Create one with + New report."
     return render(
         request,
@@ -47,6 +54,9 @@ def report_list(request: HttpRequest) -> HttpResponse:
         {
             "filterset": filterset,
             "table": table,
+            "paginator": paginator,
+            "page_obj": page,
+            "page_range": paginator.get_elided_page_range(page.number),
             "page_sizes": sorted({*PAGE_SIZES, per_page}),
             "per_page": per_page,
             "columns": ReportTable.optional_columns(),

@@ -3,8 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from consumption.admin import CappedCountPaginator
 from consumption.models import UsageRollup, UsageSample
+from reports_site.paging import AdminPaginator
 from tests.consumption.samples import sample, save_samples
 
 
@@ -80,6 +80,6 @@ class TestUsageSampleAdmin:
 
 @pytest.mark.django_db
 def test_the_paginator_counts_no_further_than_its_cap(samples, monkeypatch):
-    monkeypatch.setattr(CappedCountPaginator, "CAP", 1)
-    assert CappedCountPaginator(samples, 100).count == 1
+    monkeypatch.setattr(AdminPaginator, "count_limit", 1)
+    assert AdminPaginator(samples, 100).count == 1
     assert samples.count() == 2

@@ -55,7 +55,7 @@ def reports(viewer, researcher, usage):
 def listed(client, **params) -> list[Report]:
     response = client.get(URL, params)
     assert response.status_code == 200
-    return list(response.context["table"].page.object_list.data)
+    return [row.record for row in response.context["table"].rows]
 
 
 @pytest.mark.django_db

@@ -15,10 +15,10 @@ from django.test.utils import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from consumption.admin import CappedCountPaginator
 from consumption.measures import Segment
 from reports.admin import ReportAdmin
 from reports.models import BUILDING_MESSAGE, QUEUED_MESSAGE, Report, ReportStatus
+from reports_site.paging import AdminPaginator
 from reports_site.tenancy.models import AccessRule, Role, ScopeType, Tenant, User
 
 BATCH = 5_000
@@ -147,8 +147,8 @@ class Command(BaseCommand):
         scoped = Report.objects.filter(tenant=tenant).count()
         everything = Report.objects.count()
         admin_per_page = ReportAdmin.list_per_page
-        # The admin counts at most CAP rows, so its last page is the CAP's last page.
-        admin_rows = min(everything, CappedCountPaginator.CAP)
+        # The admin counts at most count_limit rows, so its last page ends at that row.
+        admin_rows = min(everything, AdminPaginator.count_limit)
         cases = [
             ("first page", {}, {}),
             ("filtered", {"status": ReportStatus.FAILED}, {"status__exact": ReportStatus.FAILED}),
@@ -157,13 +157,13 @@ class Command(BaseCommand):
             (
                 "last page",
                 {"page": max(1, math.ceil(scoped / TABLE_PAGE_SIZE))},
-                {"p": max(0, math.ceil(admin_rows / admin_per_page) - 1)},  # 0-based
+                {"p": max(1, math.ceil(admin_rows / admin_per_page))},
             ),
         ]
         self.stdout.write(
             f"table: {scoped:,} reports of one tenant, {TABLE_PAGE_SIZE} a page, as its Viewer; "
             f"admin: all {everything:,} reports of every tenant, {admin_per_page} a page, as a "
-            f"superuser; it counts at most {CappedCountPaginator.CAP:,} rows, so its last page "
+            f"superuser; it counts at most {AdminPaginator.count_limit:,} rows, so its last page "
             f"ends at row {admin_rows:,}"
         )
         self.stdout.write(

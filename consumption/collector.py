@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fractions import Fraction
 from functools import lru_cache
+from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from .importing import COLLECTED_COLUMNS, BatchWriter, ImportResult, OrgTree
-from .measures import MEASURES
+from .measures import AMOUNT_FIELDS
 from .models import DAY_SECONDS, HOUR_SECONDS, MICRO, UsageSample, UsageSource
 from .parsing import MAX_NAME_LENGTH, RowError, SampleRow
 from .prometheus import PrometheusClient, PrometheusError, Series
@@ -113,28 +114,29 @@ class Rules:
         return queries
 
 
-@dataclass(frozen=True, slots=True)
-class PodHour:
-    """One pod's usage in one hour, in the units samples store. `department` is None when no
-    label names it: the project's department in the cluster, else default, is decided on
-    writing."""
+class PodHour(
+    NamedTuple(
+        "PodHour",
+        [
+            ("namespace", str),
+            ("pod", str),
+            ("start_epoch", int),
+            ("project", str),
+            ("department", str | None),
+            ("nodepool", str),
+            *AMOUNT_FIELDS,
+        ],
+    )
+):
+    """One pod's usage in one hour, its amounts (`gpu_allocated_micro` to `memory_used_bytes`)
+    in the units samples store. `department` is None when no label names it: the project's
+    department in the cluster, else default, is decided on writing."""
 
-    namespace: str
-    pod: str
-    start_epoch: int
-    project: str
-    department: str | None
-    nodepool: str
-    gpu_allocated_micro: int
-    gpu_idle_micro: int
-    cpu_allocated_micro: int
-    cpu_used_micro: int
-    memory_allocated_bytes: int
-    memory_used_bytes: int
+    __slots__ = ()
 
     def amounts(self) -> tuple[int, ...]:
         """The amounts the measures sum, in their order (the order samples store them)."""
-        return tuple(getattr(self, measure.amount) for measure in MEASURES)
+        return self[-len(AMOUNT_FIELDS) :]
 
 
 @dataclass

@@ -129,6 +129,9 @@ MEASURES = (
 )
 # Every sum behind the measures, in order: the rollup's columns.
 SUMS = tuple(name for measure in MEASURES for name in measure.sums)
+# The amounts a sample stores, in the measures' order, as (name, type): the last fields of the
+# records that carry a sample by name (a parsed row, a collected pod-hour).
+AMOUNT_FIELDS = tuple((measure.amount, int) for measure in MEASURES)
 
 
 def header(segment: str) -> list[str]:

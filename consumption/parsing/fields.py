@@ -17,6 +17,7 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal
 from functools import lru_cache
 from typing import NamedTuple
 
+from ..measures import AMOUNT_FIELDS
 from ..models import MAX_DURATION_SECONDS, MICRO
 from .errors import RowError
 
@@ -34,25 +35,28 @@ _CACHE_SIZE = 1024
 _NAME_CACHE_SIZE = 16_384
 
 
-class SampleRow(NamedTuple):
-    """One valid sample: its line, then the FIELDS in order, in the units the database stores. (A
-    named tuple: immutable, and quick to make a million times.)"""
+class SampleRow(
+    NamedTuple(
+        "SampleRow",
+        [
+            ("line", int),
+            ("cluster_id", uuid.UUID),
+            ("cluster", str),
+            ("nodepool", str),
+            ("department", str),
+            ("project", str),
+            ("workload", str),
+            ("start_epoch", int),
+            ("duration_seconds", int),
+            *AMOUNT_FIELDS,
+        ],
+    )
+):
+    """One valid sample: its line, then the FIELDS in order, in the units the database stores:
+    the amounts (`gpu_allocated_micro` to `memory_used_bytes`) are the measures'. (A named tuple:
+    immutable, and quick to make a million times.)"""
 
-    line: int
-    cluster_id: uuid.UUID
-    cluster: str
-    nodepool: str
-    department: str
-    project: str
-    workload: str
-    start_epoch: int
-    duration_seconds: int
-    gpu_allocated_micro: int
-    gpu_idle_micro: int
-    cpu_allocated_micro: int
-    cpu_used_micro: int
-    memory_allocated_bytes: int
-    memory_used_bytes: int
+    __slots__ = ()
 
 
 class _Invalid(ValueError):

@@ -52,8 +52,7 @@
 
   // A polled row whose report is gone (deleted in another tab) leaves the table.
   document.addEventListener("htmx:responseError", function (event) {
-    const row = event.detail.elt;
-    if (event.detail.xhr.status === 404 && row.matches("tr[hx-get]")) row.remove();
+    if (isGoneRow(event.detail)) event.detail.elt.remove();
   });
 
   document.addEventListener("click", function (event) {
@@ -63,10 +62,31 @@
   });
 })();
 
-// The delete dialog also tells why nothing was deleted (403): let htmx show that answer.
+// Two error answers are the page's to show, not errors: the delete dialog telling why nothing was
+// deleted (403), and a polled row whose report is gone (404).
+function isRefusedDelete(detail) {
+  return detail.xhr.status === 403 && detail.target.id === "dialog-slot";
+}
+
+function isGoneRow(detail) {
+  return detail.xhr.status === 404 && detail.elt.matches("tr[hx-get]");
+}
+
+// The delete dialog tells why nothing was deleted: let htmx show that answer.
 document.addEventListener("htmx:beforeSwap", function (event) {
-  if (event.detail.xhr.status === 403 && event.detail.target.id === "dialog-slot") {
+  if (isRefusedDelete(event.detail)) {
     event.detail.shouldSwap = true;
     event.detail.isError = false;
   }
 });
+
+// With DEBUG on, django-htmx's debug handler replaces the whole page with any 403 or 404 answer
+// to htmx (it listens on the document). These two never reach it: this listener, on the window
+// and in the capture phase, runs first. htmx itself goes on as in every other mode.
+window.addEventListener(
+  "htmx:beforeOnLoad",
+  function (event) {
+    if (isRefusedDelete(event.detail) || isGoneRow(event.detail)) event.stopPropagation();
+  },
+  true,
+);

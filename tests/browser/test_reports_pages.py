@@ -37,6 +37,14 @@ def reports(viewer, researcher, usage, no_queue):
     return made
 
 
+@pytest.fixture(params=[False, True], ids=["DEBUG off", "DEBUG on"])
+def debug(request, settings):
+    """Both modes: `make run` serves with DEBUG on, where django-htmx adds its debug handler of
+    htmx's error answers."""
+    settings.DEBUG = request.param
+    return request.param
+
+
 def csv_rows(download) -> list[list[str]]:
     return list(csv.reader(Path(download.path()).read_text(encoding="utf-8").splitlines()))
 
@@ -181,12 +189,26 @@ class TestReportsInABrowser:
             "Vision only",
         }
 
-    def test_deleting_what_the_user_may_only_see_is_refused(self, page, viewer, reports):
+    def test_deleting_what_the_user_may_only_see_is_refused(self, page, viewer, reports, debug):
         log_in(page, viewer.email)
         row(page, "Vision only").get_by_role("checkbox").check()
         page.get_by_role("button", name="Delete…").click()
-        expect(page.get_by_text("Nothing was deleted")).to_be_visible()
+        expect(page.get_by_role("dialog").get_by_text("Nothing was deleted")).to_be_visible()
+        # The answer opened the dialog over the page; it did not replace the page.
+        expect(page.locator("#reports-table")).to_be_visible()
+        assert "Vision only" in table_names(page)
         assert Report.objects.filter(name="Vision only").exists()
+
+    def test_a_polled_row_whose_report_is_deleted_elsewhere_leaves_the_table(
+        self, page, viewer, reports, debug
+    ):
+        log_in(page, viewer.email)
+        expect(row(page, "Gamma later")).to_have_count(1)
+        Report.objects.filter(name="Gamma later").delete()
+        # The row asks for itself every 2 s; its 404 removes it, and nothing else changes.
+        expect(row(page, "Gamma later")).to_have_count(0)
+        expect(page.locator("#reports-table")).to_be_visible()
+        assert sorted(table_names(page)) == ["Alpha clusters", "Beta projects", "Vision only"]
 
     def test_the_pages_fit_a_phone_and_work_with_the_keyboard(self, page, viewer, reports):
         page.set_viewport_size({"width": 390, "height": 844})

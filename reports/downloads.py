@@ -12,7 +12,9 @@ from .models import Report
 
 
 def download_name(report: Report) -> str:
-    return f"{slugify(report.name) or 'report'}.csv"
+    """The report's name as a file name: its letters kept, in any script (Django sends a
+    non-ASCII name as RFC 6266's `filename*`, and a zip marks it as UTF-8)."""
+    return f"{slugify(report.name, allow_unicode=True) or 'report'}.csv"
 
 
 def csv_response(report: Report) -> FileResponse:

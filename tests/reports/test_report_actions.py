@@ -1,6 +1,7 @@
 """The table's actions on selected reports: Download CSV (a zip for several) and Delete."""
 
 import io
+import urllib.parse
 import uuid
 import zipfile
 
@@ -66,6 +67,30 @@ class TestDownloadSelected:
         response = client.post(DOWNLOAD, {"ids": [march.pk, twin.pk]})
         archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
         assert sorted(archive.namelist()) == ["march-gpus-2.csv", "march-gpus.csv"]
+
+    @pytest.mark.parametrize(
+        "name, expected",
+        [
+            ("Отчёт", "отчёт.csv"),
+            ("报告 十一月", "报告-十一月.csv"),
+            ("Ärger: März", "ärger-märz.csv"),
+        ],
+    )
+    def test_a_non_latin_name_keeps_its_letters(self, client, viewer, usage, name, expected):
+        report = ready_report(viewer, name)
+        client.force_login(viewer)
+        response = client.post(DOWNLOAD, {"ids": [report.pk]})
+        # RFC 6266: the name in UTF-8, percent-encoded, in filename*.
+        assert response["Content-Disposition"] == (
+            f"attachment; filename*=utf-8''{urllib.parse.quote(expected)}"
+        )
+
+    def test_non_latin_names_keep_their_letters_in_the_zip(self, client, viewer, usage):
+        ids = [ready_report(viewer, name).pk for name in ("Отчёт", "报告 十一月")]
+        client.force_login(viewer)
+        response = client.post(DOWNLOAD, {"ids": ids})
+        archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+        assert sorted(archive.namelist()) == sorted(["отчёт.csv", "报告-十一月.csv"])
 
     def test_a_report_that_is_not_ready_is_named_and_nothing_downloads(
         self, client, viewer, march, pending

@@ -42,9 +42,12 @@ class ReportAdmin(admin.ModelAdmin):
         "build_attempts",
         "row_count",
         "file_size",
-        "file",
+        "stored_file",
         "download",
     ]
+    # The stored file is shown by name, and downloaded through the checked path (`download`);
+    # the summary is what the report's page shows.
+    exclude = ["file", "summary"]
     actions = ["requeue", "mark_failed"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Report]:
@@ -54,6 +57,12 @@ class ReportAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Reports are made through the pages, the API or `create_report`, which apply the
         # creator's permissions; the admin only looks after them.
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Report | None = None) -> bool:
+        # A report's fields are its file's: editing the period, segment or filters of a built
+        # report, or its status by hand, would leave them apart. Operators change state only
+        # through the actions (re-queue, mark failed, delete), which keep a report consistent.
         return False
 
     def get_urls(self):
@@ -71,6 +80,10 @@ class ReportAdmin(admin.ModelAdmin):
             raise Http404
         report = get_object_or_404(Report, pk=report_id, status=ReportStatus.READY)
         return csv_response(report)
+
+    @admin.display(description="file")
+    def stored_file(self, report: Report) -> str:
+        return report.file.name or "–"
 
     @admin.display(description="CSV")
     def download(self, report: Report) -> str:

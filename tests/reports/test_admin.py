@@ -108,3 +108,45 @@ class TestReportAdmin:
 
     def test_operators_cannot_add_reports_here(self, admin_client):
         assert admin_client.get(reverse("admin:reports_report_add")).status_code == 403
+
+    def test_a_reports_fields_cannot_be_edited_here(self, admin_client, ready):
+        change = reverse("admin:reports_report_change", args=[ready.pk])
+        page = admin_client.get(change)
+        assert page.status_code == 200
+        html = page.content.decode()
+        # A view, not a form: the period, segment, filters and status show as text.
+        for field in ["name", "start_0", "end_0", "group_by", "filter_by", "status"]:
+            assert f'name="{field}"' not in html, field
+        before = Report.objects.values().get(pk=ready.pk)
+        response = admin_client.post(
+            change,
+            {
+                "name": ready.name,
+                "tenant": ready.tenant_id,
+                "type": ready.type,
+                "start_0": "2026-03-05",
+                "start_1": "00:00:00",
+                "end_0": ready.end.date().isoformat(),
+                "end_1": "00:00:00",
+                "group_by": "Cluster",
+                "filter_by": "[]",
+                "status": ReportStatus.FAILED,
+                "status_message": "by hand",
+                "created_by": ready.created_by,
+            },
+        )
+        assert response.status_code == 403
+        assert Report.objects.values().get(pk=ready.pk) == before
+
+    def test_the_file_is_downloaded_through_the_checked_path(self, admin_client, ready):
+        html = admin_client.get(reverse("admin:reports_report_change", args=[ready.pk])).content
+        html = html.decode()
+        download = reverse("admin:reports_report_download", args=[ready.pk])
+        assert f'href="{download}"' in html
+        assert "/media/" not in html
+        assert admin_client.get(download).status_code == 200
+
+    def test_the_list_still_offers_the_actions(self, admin_client, ready):
+        html = admin_client.get(reverse(CHANGELIST)).content.decode()
+        for action in ["requeue", "mark_failed", "delete_selected"]:
+            assert f'<option value="{action}">' in html, action

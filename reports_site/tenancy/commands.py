@@ -1,6 +1,6 @@
 """What the operators' management commands share."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from django.core.management.base import CommandError
 
@@ -15,13 +15,15 @@ def tenant_by_slug(slug: str) -> Tenant:
         raise CommandError(f"Tenant {slug!r} does not exist.") from None
 
 
-def moment_option(option: str, text: str) -> datetime:
-    """An ISO 8601 date (its midnight, UTC) or a date and time with a time zone, typed for
-    `option`; a CommandError naming the option otherwise."""
+def moment_option(option: str, text: str, *, end: bool = False) -> datetime:
+    """An ISO 8601 date or a date and time with a time zone, typed for `option`; a CommandError
+    naming the option otherwise. A bare date is a whole UTC day, as in the pages' forms: as a
+    start its midnight, as an `end` the midnight after it, so that the end date is included. A
+    date and time is that exact instant (an end excluded, as in the API)."""
     text = text.strip()
     try:
         if len(text) == 10:
-            day = date.fromisoformat(text)
+            day = date.fromisoformat(text) + timedelta(days=1 if end else 0)
             return datetime(day.year, day.month, day.day, tzinfo=UTC)
         moment = datetime.fromisoformat(text)
     except ValueError:

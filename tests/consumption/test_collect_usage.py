@@ -180,6 +180,11 @@ def test_a_date_is_its_midnight_utc():
     assert _hour("--start", "2026-03-01") == datetime(2026, 3, 1, tzinfo=UTC)
 
 
+def test_an_end_date_is_included_whole():
+    assert _hour("--end", "2026-03-01", end=True) == datetime(2026, 3, 2, tzinfo=UTC)
+    assert _hour("--end", "2026-03-01T05:00Z", end=True) == datetime(2026, 3, 1, 5, tzinfo=UTC)
+
+
 @pytest.mark.django_db
 def test_a_source_another_run_is_collecting_is_skipped(tenant):
     if connection.vendor != "postgresql":

@@ -22,7 +22,8 @@ def create(*args) -> str:
     return out.getvalue()
 
 
-ARGS = ["--tenant", "acme", "--name", "March", "--start", "2026-03-01", "--end", "2026-04-01"]
+# A bare date is a whole UTC day, the end date included: all of March.
+ARGS = ["--tenant", "acme", "--name", "March", "--start", "2026-03-01", "--end", "2026-03-31"]
 
 
 # Committed for real: the build is queued when the report's transaction commits.
@@ -82,9 +83,38 @@ class TestCreateReportCommand:
 
     def test_rule_violations_name_the_field(self, viewer, usage):
         with pytest.raises(CommandError, match="end: The end must be after the start."):
-            create(*ARGS[:-2], "--end", "2026-03-01", "--as", viewer.email)
+            create(*ARGS[:-2], "--end", "2026-02-28", "--as", viewer.email)
         with pytest.raises(CommandError, match="filter-by: Invalid filter 'x'"):
             create(*ARGS, "--as", viewer.email, "--filter", "x")
+
+    @pytest.mark.parametrize(
+        "start, end, period",
+        [
+            # Bare dates: whole UTC days, the end date included, as in the new-report form.
+            (
+                "2026-03-01",
+                "2026-03-31",
+                ("2026-03-01T00:00:00+00:00", "2026-04-01T00:00:00+00:00"),
+            ),
+            (
+                "2026-03-05",
+                "2026-03-05",
+                ("2026-03-05T00:00:00+00:00", "2026-03-06T00:00:00+00:00"),
+            ),
+            # A date and time is that exact instant; the end is excluded, as in the API.
+            (
+                "2026-03-01T06:00Z",
+                "2026-03-02T00:00+01:00",
+                ("2026-03-01T06:00:00+00:00", "2026-03-01T23:00:00+00:00"),
+            ),
+        ],
+    )
+    def test_dates_and_times_of_the_period(self, viewer, usage, monkeypatch, start, end, period):
+        monkeypatch.setattr("reports.services.enqueue_build", lambda pk: None)
+        args = ["--tenant", "acme", "--name", "P", "--start", start, "--end", end]
+        create(*args, "--as", viewer.email)
+        report = Report.objects.get()
+        assert (report.start.isoformat(), report.end.isoformat()) == period
 
     def test_a_duplicate_name(self, viewer, usage, worker):
         create(*ARGS, "--as", viewer.email)

@@ -38,12 +38,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--end",
             metavar="ISO",
-            help="the hour to stop before (default: the last complete hour less the lag)",
+            help="the hour to stop before, or a date to collect to its end (default: the last "
+            "complete hour less the lag)",
         )
 
     def handle(self, *args, tenant, source, start, end, **options) -> None:
         start_at = _hour("--start", start) if start else None
-        end_at = _hour("--end", end) if end else None
+        end_at = _hour("--end", end, end=True) if end else None
         if start_at and end_at and start_at >= end_at:
             raise CommandError("--start must be before --end.")
         sources = UsageSource.objects.select_related("tenant", "cluster")
@@ -103,9 +104,10 @@ class Command(BaseCommand):
             self.stderr.write(f"  {warning}")
 
 
-def _hour(option: str, text: str) -> datetime:
-    """A whole UTC hour from an ISO 8601 date or time with a time zone."""
-    moment = moment_option(option, text).astimezone(UTC)
+def _hour(option: str, text: str, *, end: bool = False) -> datetime:
+    """A whole UTC hour from an ISO 8601 date (a whole day, an end date included) or a date and
+    time with a time zone."""
+    moment = moment_option(option, text, end=end).astimezone(UTC)
     if moment.minute or moment.second or moment.microsecond:
         raise CommandError(f"{option}: {text!r} is not a whole hour; usage is collected by hour.")
     return moment

@@ -18,9 +18,10 @@ from reports_site.tenancy.models import ServiceAccount, Tenant, User
 class Command(BaseCommand):
     help = (
         "Create a consumption report as a user (--as EMAIL) or a service account (--as sa:NAME) "
-        "of a tenant. --start and --end are ISO 8601 dates or times (a date means midnight "
-        "UTC; the end is excluded). With --wait, wait until the report is Ready or Failed; "
-        "with --output, also write its CSV to FILE."
+        "of a tenant. --start and --end are ISO 8601 dates or times: a bare date is a whole "
+        "UTC day, the end date included (--start 2026-03-01 --end 2026-03-31 is March); a date "
+        "and time is that instant, the end excluded. With --wait, wait until the report is "
+        "Ready or Failed; with --output, also write its CSV to FILE."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -54,7 +55,7 @@ class Command(BaseCommand):
                 name=options["name"],
                 description=options["description"],
                 start=moment_option("--start", options["start"]),
-                end=moment_option("--end", options["end"]),
+                end=moment_option("--end", options["end"], end=True),
                 group_by=options["group_by"],
                 filter_by=options["filters"],
             )

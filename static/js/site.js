@@ -55,6 +55,16 @@
     if (isGoneRow(event.detail)) event.detail.elt.remove();
   });
 
+  // Escape closes an open menu (Add filter, Columns) and gives the focus back to its button.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    const menu = document.querySelector("details.menu[open]");
+    if (!menu) return;
+    menu.querySelectorAll("details[open]").forEach((inner) => inner.removeAttribute("open"));
+    menu.removeAttribute("open");
+    menu.querySelector("summary").focus();
+  });
+
   document.addEventListener("click", function (event) {
     if (event.target.matches("[data-close-dialog]")) {
       event.target.closest("dialog").close();

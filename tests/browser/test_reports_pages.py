@@ -189,6 +189,25 @@ class TestReportsInABrowser:
             "Vision only",
         }
 
+    def test_escape_closes_the_menus(self, page, viewer, reports):
+        log_in(page, viewer.email)
+        for menu in ["#add-filter", "#columns-menu"]:
+            page.locator(f"{menu} > summary").click()
+            expect(page.locator(menu)).to_have_attribute("open", "")
+            page.keyboard.press("Escape")
+            expect(page.locator(menu)).not_to_have_attribute("open", "")
+            expect(page.locator(f"{menu} > summary")).to_be_focused()
+
+    def test_the_delete_dialog_starts_on_cancel(self, page, viewer, reports):
+        log_in(page, viewer.email)
+        row(page, "Alpha clusters").get_by_role("checkbox").check()
+        page.get_by_role("button", name="Delete…").click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()
+        page.keyboard.press("Enter")
+        expect(dialog).to_be_hidden()
+        assert Report.objects.filter(name="Alpha clusters").exists()
+
     def test_deleting_what_the_user_may_only_see_is_refused(self, page, viewer, reports, debug):
         log_in(page, viewer.email)
         row(page, "Vision only").get_by_role("checkbox").check()

@@ -28,6 +28,12 @@ def _poll_attrs(name: str):
     return value
 
 
+def _shortened(field: str) -> dict:
+    """A long text is cut short with an ellipsis in its cell, and shown whole on hover (and on
+    the report's page)."""
+    return {"td": {"class": "shortened", "title": lambda record: getattr(record, field)}}
+
+
 def status_badge(report: Report) -> str:
     """The status as a badge; a failed report's message beneath it."""
     badge = format_html(
@@ -51,11 +57,12 @@ class ReportTable(tables.Table):
         verbose_name="Report",
         linkify=("reports:report_detail", [tables.A("pk")]),
         order_by=("name", "pk"),
+        attrs=_shortened("name"),
     )
-    description = tables.Column(order_by=("description", "pk"))
+    description = tables.Column(order_by=("description", "pk"), attrs=_shortened("description"))
     status = tables.Column(order_by=("status", "-created_at", "-pk"))
     type = tables.Column(order_by=("type", "-created_at", "-pk"))
-    created_by = tables.Column(order_by=("created_by", "pk"))
+    created_by = tables.Column(order_by=("created_by", "pk"), attrs=_shortened("created_by"))
     created_at = tables.DateTimeColumn(format="Y-m-d H:i", order_by=("created_at", "pk"))
     period = tables.Column(verbose_name="Collection period", order_by=("start", "end", "pk"))
     group_by = tables.Column(order_by=("group_by", "-created_at", "-pk"))

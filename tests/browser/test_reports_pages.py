@@ -189,6 +189,21 @@ class TestReportsInABrowser:
             "Vision only",
         }
 
+    def test_a_long_name_is_cut_short_in_the_table(self, page, viewer, reports):
+        long_name = "GPU" + "x" * 247
+        create_report(viewer, name=long_name, start=MARCH[0], end=MARCH[1])
+        log_in(page, viewer.email)
+        cell = row(page, long_name).locator("th")
+        expect(cell).to_have_attribute("title", long_name)
+        # The other columns stay on the screen: the table is no wider than its box.
+        widths = page.evaluate(
+            "[document.querySelector('#reports-table').scrollWidth,"
+            " document.querySelector('.table-scroll').clientWidth]"
+        )
+        assert widths[0] <= widths[1], widths
+        assert cell.bounding_box()["width"] < 400
+        screenshot(page, "reports-table-long-name")
+
     def test_escape_closes_the_menus(self, page, viewer, reports):
         log_in(page, viewer.email)
         for menu in ["#add-filter", "#columns-menu"]:

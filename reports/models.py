@@ -12,13 +12,13 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import models, transaction
 from django.db.models import F, Q
-from django.db.models.functions import Lower
 from django.utils import timezone
 
 from consumption.aggregation import parse_filters
 from consumption.measures import Segment
 from reports_site.tenancy import permissions
 from reports_site.tenancy.models import ServiceAccount, Subject, Tenant, User
+from reports_site.unicode import UnicodeLower
 
 NAME_MAX_LENGTH = 250
 QUEUED_MESSAGE = "Report in queue"
@@ -138,6 +138,14 @@ class Report(models.Model):
             "max_length": "Use at most %(limit_value)d characters (this name has %(show_value)d).",
         },
     )
+    # The name in lower case, every letter folded alike on PostgreSQL and SQLite: names are unique
+    # regardless of case (spec 4.1), and sort so.
+    name_key = models.GeneratedField(
+        expression=UnicodeLower("name"),
+        output_field=models.CharField(max_length=NAME_MAX_LENGTH),
+        db_persist=True,
+        editable=False,
+    )
     description = models.TextField(blank=True, validators=[validate_description_characters])
     type = models.CharField(
         max_length=20, choices=ReportType.choices, default=ReportType.CONSUMPTION
@@ -195,14 +203,14 @@ class Report(models.Model):
         constraints = [
             # Enforced by the database, so that two simultaneous requests cannot both win.
             models.UniqueConstraint(
-                "tenant", Lower("name"), name="report_name_unique_in_tenant_ignoring_case"
+                fields=["tenant", "name_key"], name="report_name_unique_in_tenant_ignoring_case"
             ),
             models.CheckConstraint(condition=Q(start__lt=models.F("end")), name="report_period"),
         ]
         # The Reports table's orders end with the primary key (see tables.py): so do these.
         indexes = [
             models.Index(fields=["tenant", "-created_at", "-id"], name="report_by_tenant_and_time"),
-            models.Index(fields=["tenant", "name", "id"], name="report_by_tenant_and_name"),
+            models.Index(fields=["tenant", "name_key", "id"], name="report_by_tenant_and_name"),
             models.Index(
                 fields=["tenant", "status", "-created_at", "-id"],
                 name="report_by_tenant_and_status",

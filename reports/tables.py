@@ -34,6 +34,10 @@ def _shortened(field: str) -> dict:
     return {"td": {"class": "shortened", "title": lambda record: getattr(record, field)}}
 
 
+# Dates and times are read at a glance only on one line.
+_ONE_LINE = {"td": {"class": "nowrap"}}
+
+
 def status_badge(report: Report) -> str:
     """The status as a badge; a failed report's message beneath it."""
     badge = format_html(
@@ -56,21 +60,31 @@ class ReportTable(tables.Table):
     name = tables.Column(
         verbose_name="Report",
         linkify=("reports:report_detail", [tables.A("pk")]),
-        order_by=("name", "pk"),
+        order_by=("name_key", "pk"),  # regardless of letter case
         attrs=_shortened("name"),
     )
     description = tables.Column(order_by=("description", "pk"), attrs=_shortened("description"))
     status = tables.Column(order_by=("status", "-created_at", "-pk"))
     type = tables.Column(order_by=("type", "-created_at", "-pk"))
     created_by = tables.Column(order_by=("created_by", "pk"), attrs=_shortened("created_by"))
-    created_at = tables.DateTimeColumn(format="Y-m-d H:i", order_by=("created_at", "pk"))
-    period = tables.Column(verbose_name="Collection period", order_by=("start", "end", "pk"))
+    created_at = tables.DateTimeColumn(
+        verbose_name="Creation time (UTC)",
+        format="Y-m-d H:i",
+        order_by=("created_at", "pk"),
+        attrs=_ONE_LINE,
+    )
+    period = tables.Column(
+        verbose_name="Collection period", order_by=("start", "end", "pk"), attrs=_ONE_LINE
+    )
     group_by = tables.Column(order_by=("group_by", "-created_at", "-pk"))
     filter_by = tables.Column(orderable=False)
     row_count = tables.Column(order_by=("row_count", "pk"))
     file_size = tables.Column(order_by=("file_size", "pk"))
     status_updated_at = tables.DateTimeColumn(
-        format="Y-m-d H:i", order_by=("status_updated_at", "pk")
+        verbose_name="Status updated (UTC)",
+        format="Y-m-d H:i",
+        order_by=("status_updated_at", "pk"),
+        attrs=_ONE_LINE,
     )
 
     class Meta:

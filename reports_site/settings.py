@@ -142,6 +142,8 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's SQLite backend, with letter case folded as PostgreSQL does (reports_site.unicode).
+    DATABASES["default"]["ENGINE"] = "reports_site.sqlite"
     DATABASES["default"]["OPTIONS"] = sqlite_options()
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 

@@ -15,7 +15,7 @@ WHITENOISE_AUTOREFRESH = True
 
 # SQLite tests use a file, not memory: threads and worker processes (a real qcluster) must see
 # the same database, with WAL and the busy timeout, as in production.
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"] == "reports_site.sqlite":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
     # A test database need not survive a crash: no waiting for the disk.
     DATABASES["default"]["OPTIONS"] = sqlite_options(synchronous="OFF")

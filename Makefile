@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 VAR_DIR ?= var
+# `make run PORT=8080` serves on another port.
+PORT ?= 8000
 # The browser tests drive Debian's Chromium; SKIP_BROWSER_TESTS=1 leaves them out.
 export CHROMIUM ?= /usr/bin/chromium
 SKIP_BROWSER_TESTS ?= 0
@@ -40,10 +42,11 @@ $(VAR_DIR)/.demo-seeded:
 # One Ctrl-C stops both the web server and the worker: the worker runs in the background, and the
 # trap stops it however the server ends.
 run: migrate $(VAR_DIR)/.demo-seeded
-	@echo "Serving on http://127.0.0.1:8000/ (Ctrl-C stops the server and the worker)"
+	@$(MANAGE) seed_demo --logins
+	@echo "Serving on http://127.0.0.1:$(PORT)/ (Ctrl-C stops the server and the worker)"
 	@$(MANAGE) run_worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
-	$(MANAGE) runserver 127.0.0.1:8000
+	$(MANAGE) runserver 127.0.0.1:$(PORT)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

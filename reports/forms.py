@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 from django import forms
 from django.core.exceptions import ValidationError
 
+from consumption.aggregation import parse_filters
 from consumption.measures import Segment
 from reports_site.tenancy.models import Project
 
@@ -73,6 +74,21 @@ class ReportForm(forms.Form):
         department_names = sorted({department for _, department in names})
         self.fields["projects"].choices = [(name, name) for name in project_names]
         self.fields["departments"].choices = [(name, name) for name in department_names]
+
+    @staticmethod
+    def initial_from(report, *, name: str) -> dict:
+        """The form's fields for a copy of `report`: whole UTC days that cover its period (the
+        last one included), its segment, and its project and department filters."""
+        filters = parse_filters(report.filter_by)
+        return {
+            "name": name,
+            "description": report.description,
+            "start_date": report.start.astimezone(UTC).date(),
+            "end_date": (report.end.astimezone(UTC) - timedelta(microseconds=1)).date(),
+            "group_by": report.group_by,
+            "projects": sorted(filters.get("projectName", ())),
+            "departments": sorted(filters.get("departmentName", ())),
+        }
 
     def report_fields(self) -> dict:
         """The service's arguments for the cleaned form."""

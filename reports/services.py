@@ -3,6 +3,7 @@ commands share, so that the same rules hold everywhere."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -13,7 +14,7 @@ from consumption.measures import Segment
 from reports_site.tenancy import permissions
 from reports_site.tenancy.models import Project, ServiceAccount, Subject
 
-from .models import Report
+from .models import NAME_MAX_LENGTH, Report
 
 
 class DuplicateReportName(ValidationError):
@@ -58,6 +59,38 @@ def create_report(
         # A simultaneous request took the name between the check and the insert.
         raise _duplicate(report.name) from None
     return report
+
+
+def run_again(subject: Subject, report: Report) -> Report:
+    """A new report with the settings of `report` (description, period, segment, filters),
+    named after it with the first free number ("March (2)"), made and queued as any other."""
+    return create_report(
+        subject,
+        name=free_name(report.tenant_id, report.name),
+        description=report.description,
+        start=report.start,
+        end=report.end,
+        group_by=report.group_by,
+        filter_by=report.filter_by,
+    )
+
+
+def free_name(tenant_id: int, name: str) -> str:
+    """`name` with the first number its tenant does not use yet: "March (2)", then "March (3)";
+    a name that has a number already counts on from it."""
+    stem = re.sub(r" \(\d+\)$", "", name)
+    taken = set(
+        Report.objects.filter(tenant_id=tenant_id, name_key__startswith=stem.lower()).values_list(
+            "name_key", flat=True
+        )
+    )
+    number = 2
+    while True:
+        suffix = f" ({number})"
+        candidate = stem[: NAME_MAX_LENGTH - len(suffix)] + suffix
+        if candidate.lower() not in taken:
+            return candidate
+        number += 1
 
 
 # What a creator gives; the rest of a report is the service's to set.

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from reports_site.paging import Paginator
 from reports_site.tenancy.models import Project
@@ -93,7 +94,7 @@ def report_create(request: HttpRequest) -> HttpResponse:
     """+ New report: the form, and on a valid POST the report, Pending, in the table."""
     if not Project.objects.permitted(request.user, "read").exists():
         raise PermissionDenied("You need read access to at least one project to create a report.")
-    form = ReportForm(request.POST or None, user=request.user)
+    form = ReportForm(request.POST or None, user=request.user, initial=_copied(request))
     if request.method == "POST" and form.is_valid():
         try:
             report = services.create_report(request.user, **form.report_fields())
@@ -104,6 +105,19 @@ def report_create(request: HttpRequest) -> HttpResponse:
             return redirect("reports:report_list")
     status = 400 if form.errors else 200
     return render(request, "reports/report_form.html", {"form": form}, status=status)
+
+
+def _copied(request: HttpRequest) -> dict | None:
+    """Duplicate (`?from=<report id>`): the form filled in with a report's settings and the next
+    free name; nothing for a report the user may not see."""
+    try:
+        source_id = uuid.UUID(request.GET.get("from", ""))
+    except ValueError:
+        return None
+    report = Report.objects.permitted(request.user, "read").filter(pk=source_id).first()
+    if report is None:
+        return None
+    return ReportForm.initial_from(report, name=services.free_name(report.tenant_id, report.name))
 
 
 @login_required
@@ -117,6 +131,17 @@ def report_detail(request: HttpRequest, report_id) -> HttpResponse:
         context["preview"] = report.summary.get("preview", [])
         context["chart"] = _chart(report.summary.get("top", []))
     return render(request, "reports/report_detail.html", context)
+
+
+@login_required
+@require_GET
+def report_status(request: HttpRequest, report_id) -> HttpResponse:
+    """The status on a report's page, asked for every 2 s while the report is built; once it
+    settles, the page reloads to show what it became."""
+    report = _get_report_for_user(request, report_id)
+    if report.is_settled:
+        return HttpResponseClientRefresh()
+    return render(request, "reports/_status.html", {"report": report})
 
 
 @login_required
@@ -143,6 +168,29 @@ def report_download_selected(request: HttpRequest) -> HttpResponse:
     if len(reports) == 1:
         return csv_response(reports[0])
     return zip_response(reports)
+
+
+@login_required
+@require_POST
+def report_run_again(request: HttpRequest) -> HttpResponse:
+    """Run the selected reports again: for each, a new report with its settings and the next
+    free name ("March (2)"), queued."""
+    try:
+        reports = _get_selected_reports(request)
+    except BadSelection as bad:
+        return _back_with_error(request, bad)
+    made = []
+    for report in reports:
+        try:
+            made.append(services.run_again(request.user, report))
+        except ValidationError as invalid:
+            # Its settings may no longer hold (a period now longer than allowed, say).
+            problems = "; ".join(invalid.messages)
+            messages.error(request, f"{report.name!r} could not be run again: {problems}")
+    if made:
+        names = ", ".join(repr(report.name) for report in made)
+        messages.success(request, f"In the queue: {names}.")
+    return _back_to_list(request)
 
 
 @login_required

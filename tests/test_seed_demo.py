@@ -10,6 +10,8 @@ from django.db.models import F
 
 from consumption.models import UsageRollup, UsageSample
 from consumption.synthetic import synthetic_placements, usage_rows
+from reports.admin import OPERATOR_FAILED_MESSAGE
+from reports.models import Report, ReportStatus
 from reports_site.tenancy import permissions
 from reports_site.tenancy.demo import DEMO_PASSWORD
 from reports_site.tenancy.models import (
@@ -32,6 +34,7 @@ MODELS = [
     AccessRule,
     UsageSample,
     UsageRollup,
+    Report,
 ]
 
 
@@ -114,6 +117,31 @@ class TestSeedDemo:
         with time_machine.travel(NOW.replace(hour=hour), tick=False):
             call_command("seed_demo", "--days", "3", "--workloads", "12", stdout=None)
         assert_the_usage_is_realistic()
+
+    def test_it_makes_a_few_reports_of_every_status(self):
+        call_command("seed_demo", "--days", "3", "--workloads", "12", stdout=None)
+        reports = Report.objects.filter(tenant__slug="demo")
+        assert sorted(reports.values_list("status", flat=True)) == [
+            ReportStatus.FAILED,
+            ReportStatus.PENDING,
+            ReportStatus.READY,
+            ReportStatus.READY,
+            ReportStatus.READY,
+        ]
+        for report in reports.filter(status=ReportStatus.READY):
+            assert report.row_count > 0 and report.file, report.name
+            assert report.summary["preview"], report.name
+        failed = reports.get(status=ReportStatus.FAILED)
+        assert failed.status_message == OPERATOR_FAILED_MESSAGE
+        assert set(reports.values_list("created_by", flat=True)) == {"viewer@demo.example"}
+
+    def test_logins_alone_are_printed_without_touching_the_data(self, capsys):
+        call_command("seed_demo", "--logins")
+        out = capsys.readouterr().out
+        emails = [line.split()[0] for line in out.splitlines() if "@" in line.split()[0]]
+        assert len(emails) == 6 and "viewer@demo.example" in emails
+        assert f"password is: {DEMO_PASSWORD}" in out
+        assert not Tenant.objects.exists()
 
     def test_bad_options_are_refused(self):
         with pytest.raises(CommandError, match="--days must be from 1 to 400"):

@@ -56,13 +56,19 @@ def seed_demo_org() -> list[DemoLogin]:
     tenants = {
         slug: _seed_tree(slug, name, clusters) for slug, (name, clusters) in DEMO_ORGS.items()
     }
-    logins = []
     for email, (slug, full_name, role_name, scope) in DEMO_USERS.items():
         user = _seed_user(email, full_name, tenant=tenants[slug])
         _seed_rule(user, Role.objects.get(name=role_name), tenants[slug], scope)
-        where = "the whole tenant" if scope == "tenant" else scope.replace(":", " ")
-        logins.append(DemoLogin(email, f"{role_name}, {where} ({tenants[slug].name})"))
     _seed_user(OPERATOR_EMAIL, "Otto Operator", tenant=None, is_staff=True, is_superuser=True)
+    return demo_logins()
+
+
+def demo_logins() -> list[DemoLogin]:
+    """Who to log in as, and what each sees (read from the definitions above, not the database)."""
+    logins = []
+    for email, (slug, _, role_name, scope) in DEMO_USERS.items():
+        where = "the whole tenant" if scope == "tenant" else scope.replace(":", " ")
+        logins.append(DemoLogin(email, f"{role_name}, {where} ({DEMO_ORGS[slug][0]})"))
     logins.append(DemoLogin(OPERATOR_EMAIL, "operator (Django admin)"))
     return logins
 

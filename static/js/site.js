@@ -17,6 +17,8 @@
     download.disabled = !allReady;
     download.title = rows.length && !allReady ? "Only Ready reports can be downloaded" : "";
     remove.disabled = rows.length === 0;
+    const again = document.getElementById("run-again-selected");
+    if (again) again.disabled = rows.length === 0;
     const count = document.getElementById("selection-count");
     if (count) {
       count.textContent = rows.length === 0 ? "No report selected"
@@ -50,9 +52,12 @@
     if (dialog) dialog.showModal();
   });
 
-  // A polled row whose report is gone (deleted in another tab) leaves the table.
+  // A polled row whose report is gone (deleted in another tab) leaves the table; a report's
+  // page whose report is gone reloads, to say so.
   document.addEventListener("htmx:responseError", function (event) {
-    if (isGoneRow(event.detail)) event.detail.elt.remove();
+    if (!isGone(event.detail)) return;
+    if (event.detail.elt.matches("tr")) event.detail.elt.remove();
+    else window.location.reload();
   });
 
   // Escape closes an open menu (Add filter, Columns) and gives the focus back to its button.
@@ -73,13 +78,13 @@
 })();
 
 // Two error answers are the page's to show, not errors: the delete dialog telling why nothing was
-// deleted (403), and a polled row whose report is gone (404).
+// deleted (403), and a polled row or status whose report is gone (404).
 function isRefusedDelete(detail) {
   return detail.xhr.status === 403 && detail.target.id === "dialog-slot";
 }
 
-function isGoneRow(detail) {
-  return detail.xhr.status === 404 && detail.elt.matches("tr[hx-get]");
+function isGone(detail) {
+  return detail.xhr.status === 404 && detail.elt.matches("tr[hx-get], #report-status[hx-get]");
 }
 
 // The delete dialog tells why nothing was deleted: let htmx show that answer.
@@ -96,7 +101,7 @@ document.addEventListener("htmx:beforeSwap", function (event) {
 window.addEventListener(
   "htmx:beforeOnLoad",
   function (event) {
-    if (isRefusedDelete(event.detail) || isGoneRow(event.detail)) event.stopPropagation();
+    if (isRefusedDelete(event.detail) || isGone(event.detail)) event.stopPropagation();
   },
   true,
 );

@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 from reports.csv_export import header
 from reports.models import Report
 from reports.services import create_report
+from reports.tasks import build_report
 from tests.browser.conftest import log_in, screenshot
 from tests.reports.conftest import MARCH, ready_report
 from tests.worker import start_worker, stop
@@ -51,6 +52,17 @@ def csv_rows(download) -> list[list[str]]:
 
 def table_names(page: Page) -> list[str]:
     return page.locator("#reports-table tbody th").all_inner_texts()
+
+
+def lines_of_dates(page: Page) -> list[int]:
+    """How many lines the text of each date cell of the table takes."""
+    return page.evaluate(
+        """() => Array.from(document.querySelectorAll('#reports-table td.nowrap')).map(td => {
+            const range = document.createRange();
+            range.selectNodeContents(td);
+            return range.getClientRects().length;
+        })"""
+    )
 
 
 def row(page: Page, name: str):
@@ -203,6 +215,53 @@ class TestReportsInABrowser:
         assert widths[0] <= widths[1], widths
         assert cell.bounding_box()["width"] < 400
         screenshot(page, "reports-table-long-name")
+
+    def test_the_table_uses_the_screen_and_keeps_dates_on_one_line(self, page, viewer, reports):
+        page.set_viewport_size({"width": 1920, "height": 1000})
+        log_in(page, viewer.email)
+        assert page.locator("#reports-table").bounding_box()["width"] > 1600
+        expect(page.locator("#reports-table thead")).to_contain_text("Creation time (UTC)")
+        # Each date's text is laid out on one line: one box per text.
+        lines = lines_of_dates(page)
+        assert lines and set(lines) == {1}, lines
+        page.set_viewport_size({"width": 1280, "height": 800})
+        assert set(lines_of_dates(page)) == {1}
+        screenshot(page, "reports-table")
+
+    def test_a_reports_page_follows_its_build(self, page, viewer, reports):
+        log_in(page, viewer.email)
+        page.goto(f"/analytics/reports/{reports['Gamma later'].pk}/")
+        expect(page.locator("#report-status")).to_contain_text("Pending")
+        build_report(str(reports["Gamma later"].pk))
+        # Within the next poll the page shows what the report became, without a click.
+        expect(page.locator("#report-status")).to_contain_text("Ready")
+        expect(page.get_by_role("heading", name="First rows")).to_be_visible()
+        expect(page.get_by_role("link", name="Download CSV")).to_be_visible()
+
+    def test_run_again_and_duplicate_from_a_reports_page(self, page, viewer, reports):
+        log_in(page, viewer.email)
+        alpha = f"/analytics/reports/{reports['Alpha clusters'].pk}/"
+        page.goto(alpha)
+        page.get_by_role("button", name="Run again").click()
+        page.wait_for_url("**/analytics/reports/")
+        expect(page.get_by_text("In the queue: 'Alpha clusters (2)'.")).to_be_visible()
+        expect(row(page, "Alpha clusters (2)")).to_have_count(1)
+
+        page.goto(alpha)
+        page.get_by_role("link", name="Duplicate").click()
+        expect(page.get_by_label("Name")).to_have_value("Alpha clusters (3)")
+        expect(page.get_by_label("Segment by")).to_have_value("Cluster")
+        screenshot(page, "report-duplicate-form")
+        page.get_by_label("Name").fill("Alpha, once more")
+        page.get_by_role("button", name="Create report").click()
+        page.wait_for_url("**/analytics/reports/")
+        copy = Report.objects.get(name="Alpha, once more")
+        original = reports["Alpha clusters"]
+        assert (copy.start, copy.end, copy.group_by) == (
+            original.start,
+            original.end,
+            original.group_by,
+        )
 
     def test_escape_closes_the_menus(self, page, viewer, reports):
         log_in(page, viewer.email)

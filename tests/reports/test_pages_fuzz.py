@@ -206,8 +206,10 @@ PAGES = {
     "report_columns": False,
     "report_download_selected": False,
     "report_delete": False,
+    "report_run_again": False,
     "report_detail": True,
     "report_row": True,
+    "report_status": True,
     "report_download": True,
 }
 VALID_FORM = {
@@ -259,7 +261,7 @@ class TestOneReport:
     @fuzz
     @given(
         data=st.data(),
-        page=st.sampled_from(["report_detail", "report_row", "report_download"]),
+        page=st.sampled_from(["report_detail", "report_row", "report_status", "report_download"]),
         query=params(["page", "sort", "next"]),
     )
     def test_any_report_and_query(self, browser, site, data, page, query):
@@ -268,7 +270,7 @@ class TestOneReport:
         send(browser, page, "get", url, data=query)
 
     @fuzz
-    @given(segment=text, tail=st.sampled_from(["", "row/", "download/", "x/"]))
+    @given(segment=text, tail=st.sampled_from(["", "row/", "status/", "download/", "x/"]))
     def test_any_path(self, browser, site, segment, tail):
         send(browser, "other paths", "get", f"{LIST}{quote(segment, safe='')}/{tail}")
 
@@ -292,8 +294,11 @@ class TestColumns:
 
 class TestCreate:
     @fuzz
-    @given(query=params(FORM_FIELDS))
-    def test_any_query(self, browser, site, query):
+    @given(data=st.data(), query=params([*FORM_FIELDS, "from"]))
+    def test_any_query(self, browser, site, data, query):
+        # Duplicate: `from` names a report, often one that exists.
+        if data.draw(st.booleans()):
+            query = {**query, "from": data.draw(st.sampled_from(site))}
         send(browser, "report_create", "get", reverse("reports:report_create"), data=query)
 
     @fuzz
@@ -322,7 +327,7 @@ class TestSelectionActions:
     @fuzz
     @given(
         data=st.data(),
-        page=st.sampled_from(["report_delete", "report_download_selected"]),
+        page=st.sampled_from(["report_delete", "report_download_selected", "report_run_again"]),
         form=params(SELECTION_FIELDS),
         confirm=st.booleans(),
         headers=htmx(),
@@ -336,7 +341,7 @@ class TestSelectionActions:
 
     @fuzz
     @given(
-        page=st.sampled_from(["report_delete", "report_download_selected"]),
+        page=st.sampled_from(["report_delete", "report_download_selected", "report_run_again"]),
         raw=raw_body(SELECTION_FIELDS),
         content_type=content_types,
     )

@@ -4,16 +4,17 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from consumption.importing import import_usage
 from consumption.synthetic import last_days, placements_of, usage_rows, write_csv
-from reports_site.tenancy.demo import DEMO_PASSWORD, seed_demo_org
+from reports.demo import seed_demo_reports
+from reports_site.tenancy.demo import DEMO_PASSWORD, demo_logins, seed_demo_org
 from reports_site.tenancy.models import Tenant
 
 
 class Command(BaseCommand):
     help = (
         "Create the demo tenants, their clusters, node pools, departments and projects, users of "
-        "several roles, and hourly usage of their workloads over the last days; then print the "
-        "logins. Safe to run again: nothing is duplicated (samples of the same workload and hour "
-        "are replaced)."
+        "several roles, hourly usage of their workloads over the last days and a few reports; then "
+        "print the logins. Safe to run again: nothing is duplicated (samples of the same workload "
+        "and hour are replaced, reports of the same name kept). With --logins, only print them."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -23,13 +24,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--workloads", type=int, default=36, help="workloads of the demo tenant (default 36)"
         )
+        parser.add_argument(
+            "--logins", action="store_true", help="only print the demo logins (make run does)"
+        )
 
-    def handle(self, *args, days: int, workloads: int, **options) -> None:
+    def handle(self, *args, days: int, workloads: int, logins: bool, **options) -> None:
+        if logins:
+            self._print_logins()
+            return
         if not 1 <= days <= 400:
             raise CommandError("--days must be from 1 to 400.")
         if not 1 <= workloads <= 10_000:
             raise CommandError("--workloads must be from 1 to 10000.")
-        logins = seed_demo_org()
+        seed_demo_org()
         start, hours = last_days(days)
         for slug, count in [("demo", workloads), ("other", max(1, workloads // 6))]:
             tenant = Tenant.objects.get(slug=slug)
@@ -44,7 +51,14 @@ class Command(BaseCommand):
                 f"{result.replaced} replaced, over {days} day(s)."
             )
 
-        self.stdout.write(self.style.SUCCESS("Demo data is ready. Log in at /accounts/login/ as:"))
+        made = seed_demo_reports()
+        self.stdout.write(f"Reports of the demo: {len(made)} made.")
+        self.stdout.write(self.style.SUCCESS("Demo data is ready."))
+        self._print_logins()
+
+    def _print_logins(self) -> None:
+        self.stdout.write("Log in at /accounts/login/ as:")
+        logins = demo_logins()
         width = max(len(login.email) for login in logins)
         for login in logins:
             self.stdout.write(f"  {login.email:<{width}}  {login.role}")

@@ -36,7 +36,7 @@ migrate: $(VENV)/.installed
 	$(MANAGE) migrate --noinput
 
 $(VAR_DIR)/.demo-seeded:
-	$(MANAGE) seed_demo
+	$(MANAGE) seed_demo --verbosity 0
 	touch $@
 
 # One Ctrl-C stops both the web server and the worker: the worker runs in the background, and the

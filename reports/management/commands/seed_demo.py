@@ -54,7 +54,8 @@ class Command(BaseCommand):
         made = seed_demo_reports()
         self.stdout.write(f"Reports of the demo: {len(made)} made.")
         self.stdout.write(self.style.SUCCESS("Demo data is ready."))
-        self._print_logins()
+        if options["verbosity"] > 0:  # make run seeds at 0, then prints the logins on each start
+            self._print_logins()
 
     def _print_logins(self) -> None:
         self.stdout.write("Log in at /accounts/login/ as:")

@@ -263,6 +263,38 @@ class TestReportsInABrowser:
             original.group_by,
         )
 
+    def test_a_reports_page_fits_a_phone(self, page, viewer, reports):
+        page.set_viewport_size({"width": 390, "height": 844})
+        log_in(page, viewer.email)
+        page.goto(f"/analytics/reports/{reports['Beta projects'].pk}/")
+        expect(page.locator(".chart")).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        # Every field's value stays inside its box (an e-mail address included).
+        overflowing = page.evaluate(
+            """() => {
+                const card = document.querySelector('.fields').getBoundingClientRect();
+                return Array.from(document.querySelectorAll('.fields dd'))
+                    .filter(dd => dd.getBoundingClientRect().right > card.right)
+                    .map(dd => dd.textContent);
+            }"""
+        )
+        assert overflowing == []
+        # Each segment reads in order: its name, then its bar with its hours beside it, then
+        # the next segment (no name runs into a value, no value sits beside the next name).
+        bars = page.evaluate(
+            """() => Array.from(document.querySelectorAll('.bars li')).map(li =>
+                ['.bar-label', '.bar-track', '.bar-value'].map(
+                    part => li.querySelector(part).getBoundingClientRect().toJSON()))"""
+        )
+        assert len(bars) == 4
+        for (label, track, value), following in zip(bars, [*bars[1:], None], strict=True):
+            assert label["bottom"] <= track["top"] and label["bottom"] <= value["top"]
+            assert value["top"] < track["bottom"] and track["top"] < value["bottom"]
+            assert track["right"] <= value["left"]
+            if following:
+                assert following[0]["top"] >= max(track["bottom"], value["bottom"])
+        screenshot(page, "report-page-phone")
+
     def test_escape_closes_the_menus(self, page, viewer, reports):
         log_in(page, viewer.email)
         for menu in ["#add-filter", "#columns-menu"]:

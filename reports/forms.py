@@ -1,5 +1,7 @@
 """The new-report form (spec 4.4): whole UTC days, the end date included."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django import forms
@@ -30,6 +32,44 @@ def sets(report_field: str, field: forms.Field) -> forms.Field:
     return field
 
 
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _quarter_start(day: date) -> date:
+    return day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A quick choice of period: its first and last day (included), in UTC, as of today."""
+
+    label: str
+    start: Callable[[], date]
+    end: Callable[[], date]
+
+
+PRESETS = [
+    Preset("Last 7 days", lambda: _today() - timedelta(days=6), _today),
+    Preset("Last 30 days", lambda: _today() - timedelta(days=29), _today),
+    Preset("This month", lambda: _month_start(_today()), _today),
+    Preset(
+        "Last month",
+        lambda: _month_start(_month_start(_today()) - timedelta(days=1)),
+        lambda: _month_start(_today()) - timedelta(days=1),
+    ),
+    Preset(
+        "Last quarter",
+        lambda: _quarter_start(_quarter_start(_today()) - timedelta(days=1)),
+        lambda: _quarter_start(_today()) - timedelta(days=1),
+    ),
+]
+
+
 class ReportForm(forms.Form):
     name = forms.CharField(max_length=NAME_MAX_LENGTH, strip=True)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
@@ -54,26 +94,40 @@ class ReportForm(forms.Form):
     group_by = forms.ChoiceField(
         label="Segment by", choices=Segment.choices, initial=Segment.PROJECT
     )
-    projects = sets(
+    clusters = sets(
         "filter_by",
         forms.MultipleChoiceField(
-            label="Projects", required=False, widget=forms.SelectMultiple(attrs={"size": 6})
+            label="Clusters", required=False, widget=forms.CheckboxSelectMultiple
         ),
     )
     departments = forms.MultipleChoiceField(
-        label="Departments", required=False, widget=forms.SelectMultiple(attrs={"size": 4})
+        label="Departments", required=False, widget=forms.CheckboxSelectMultiple
+    )
+    projects = forms.MultipleChoiceField(
+        label="Projects", required=False, widget=forms.CheckboxSelectMultiple
     )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        # Only names the user may read are offered.
-        names = list(
-            Project.objects.permitted(user, "read").values_list("name", "department__name")
+        # Only what the user may read is offered: its projects, their departments and clusters.
+        readable = Project.objects.permitted(user, "read")
+        names = list(readable.values_list("name", "department__name"))
+        clusters = readable.order_by().values_list("cluster__uuid", "cluster__name").distinct()
+        self.fields["clusters"].choices = sorted(
+            ((str(uuid), name) for uuid, name in clusters), key=lambda choice: choice[1]
         )
-        project_names = sorted({project for project, _ in names})
-        department_names = sorted({department for _, department in names})
-        self.fields["projects"].choices = [(name, name) for name in project_names]
-        self.fields["departments"].choices = [(name, name) for name in department_names]
+        self.fields["departments"].choices = [(n, n) for n in sorted({d for _, d in names})]
+        self.fields["projects"].choices = [(n, n) for n in sorted({p for p, _ in names})]
+        if not self.is_bound and not self.initial:
+            self.initial = {"start_date": PRESETS[0].start(), "end_date": PRESETS[0].end()}
+
+    @staticmethod
+    def presets() -> list[dict]:
+        """The quick choices of period, each with its first and last day (UTC, as of today)."""
+        return [
+            {"label": preset.label, "start": preset.start(), "end": preset.end()}
+            for preset in PRESETS
+        ]
 
     @staticmethod
     def initial_from(report, *, name: str) -> dict:
@@ -86,8 +140,9 @@ class ReportForm(forms.Form):
             "start_date": report.start.astimezone(UTC).date(),
             "end_date": (report.end.astimezone(UTC) - timedelta(microseconds=1)).date(),
             "group_by": report.group_by,
-            "projects": sorted(filters.get("projectName", ())),
+            "clusters": sorted(filters.get("clusterId", ())),
             "departments": sorted(filters.get("departmentName", ())),
+            "projects": sorted(filters.get("projectName", ())),
         }
 
     def report_fields(self) -> dict:
@@ -101,8 +156,9 @@ class ReportForm(forms.Form):
             "start": start,
             "end": end + timedelta(days=1),  # the end date is included
             "group_by": data["group_by"],
-            "filter_by": [f"projectName=={name}" for name in data["projects"]]
-            + [f"departmentName=={name}" for name in data["departments"]],
+            "filter_by": [f"clusterId=={uuid}" for uuid in data["clusters"]]
+            + [f"departmentName=={name}" for name in data["departments"]]
+            + [f"projectName=={name}" for name in data["projects"]],
         }
 
     def add_service_errors(self, message_dict: dict) -> None:

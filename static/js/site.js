@@ -105,3 +105,21 @@ window.addEventListener(
   },
   true,
 );
+
+// The new-report form: a quick period fills in both dates, and a list's search box shows only
+// the choices that contain what is typed (the ticked ones stay ticked).
+document.addEventListener("click", function (event) {
+  const preset = event.target.closest("[data-preset-start]");
+  if (!preset) return;
+  document.getElementById("id_start_date").value = preset.dataset.presetStart;
+  document.getElementById("id_end_date").value = preset.dataset.presetEnd;
+});
+
+document.addEventListener("input", function (event) {
+  const search = event.target;
+  if (!search.matches("[data-filter-list]")) return;
+  const wanted = search.value.trim().toLowerCase();
+  document.getElementById(search.dataset.filterList).querySelectorAll("label").forEach((label) => {
+    label.parentElement.hidden = !label.textContent.toLowerCase().includes(wanted);
+  });
+});

@@ -3,6 +3,7 @@ filter, search, sort, choose columns, download and delete."""
 
 import csv
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -294,6 +295,34 @@ class TestReportsInABrowser:
             if following:
                 assert following[0]["top"] >= max(track["bottom"], value["bottom"])
         screenshot(page, "report-page-phone")
+
+    def test_the_form_offers_quick_periods_and_lists_to_search(self, page, viewer, reports):
+        log_in(page, viewer.email)
+        page.get_by_role("link", name="+ New report").click()
+        first_of_month = datetime.now(UTC).date().replace(day=1)
+        last_month_end = first_of_month - timedelta(days=1)
+        page.get_by_role("button", name="Last month").click()
+        expect(page.get_by_label("Start date")).to_have_value(
+            last_month_end.replace(day=1).isoformat()
+        )
+        expect(page.get_by_label("End date")).to_have_value(last_month_end.isoformat())
+
+        projects = page.get_by_role("group", name="Projects")
+        expect(projects.get_by_role("checkbox")).to_have_count(4)
+        page.get_by_label("Find projects").fill("VIS")
+        expect(projects.get_by_role("checkbox", name="vision")).to_be_visible()
+        expect(projects.get_by_role("checkbox", name="nlp")).to_be_hidden()
+        projects.get_by_role("checkbox", name="vision").check()
+        page.get_by_label("Find projects").fill("")
+        expect(projects.get_by_role("checkbox", name="nlp")).to_be_visible()
+        screenshot(page, "report-form")
+        page.get_by_label("Name").fill("Vision, last month")
+        page.get_by_role("button", name="Create report").click()
+        page.wait_for_url("**/analytics/reports/")
+        report = Report.objects.get(name="Vision, last month")
+        assert report.filter_by == ["projectName==vision"]
+        assert report.start.date() == last_month_end.replace(day=1)
+        assert report.end.date() == first_of_month
 
     def test_escape_closes_the_menus(self, page, viewer, reports):
         log_in(page, viewer.email)

@@ -94,3 +94,74 @@ class TestReportCreate:
 
     def test_login_is_required(self, client):
         assert client.get(URL).status_code == 302
+
+
+@pytest.mark.django_db
+class TestFormChoices:
+    def test_a_cluster_filter_offers_the_readable_clusters(self, client, researcher, org, usage):
+        client.force_login(researcher)
+        form = client.get(URL).context["form"]
+        east = str(org["east"].uuid)
+        assert form.fields["clusters"].choices == [(east, "east")]
+        client.post(URL, form_data(clusters=[east], departments=["research"]))
+        assert Report.objects.get().filter_by == [f"clusterId=={east}", "departmentName==research"]
+        response = client.post(URL, form_data(name="West", clusters=[str(org["west"].uuid)]))
+        assert "Select a valid choice" in response.context["form"].errors["clusters"][0]
+
+    def test_each_cluster_is_offered_once(self, client, viewer, org, usage):
+        client.force_login(viewer)
+        form = client.get(URL).context["form"]
+        assert form.fields["clusters"].choices == [
+            (str(org["east"].uuid), "east"),
+            (str(org["west"].uuid), "west"),
+        ]
+
+    @pytest.mark.parametrize(
+        "today, periods",
+        [
+            (
+                "2026-12-02",
+                {
+                    "Last 7 days": ("2026-11-26", "2026-12-02"),
+                    "Last 30 days": ("2026-11-03", "2026-12-02"),
+                    "This month": ("2026-12-01", "2026-12-02"),
+                    "Last month": ("2026-11-01", "2026-11-30"),
+                    "Last quarter": ("2026-07-01", "2026-09-30"),
+                },
+            ),
+            (
+                "2027-01-01",
+                {
+                    "Last 7 days": ("2026-12-26", "2027-01-01"),
+                    "Last 30 days": ("2026-12-03", "2027-01-01"),
+                    "This month": ("2027-01-01", "2027-01-01"),
+                    "Last month": ("2026-12-01", "2026-12-31"),
+                    "Last quarter": ("2026-10-01", "2026-12-31"),
+                },
+            ),
+            (
+                "2028-03-31",
+                {
+                    "Last 7 days": ("2028-03-25", "2028-03-31"),
+                    "Last 30 days": ("2028-03-02", "2028-03-31"),
+                    "This month": ("2028-03-01", "2028-03-31"),
+                    "Last month": ("2028-02-01", "2028-02-29"),
+                    "Last quarter": ("2027-10-01", "2027-12-31"),
+                },
+            ),
+        ],
+    )
+    def test_the_quick_periods(self, client, viewer, usage, time_machine, today, periods):
+        time_machine.move_to(f"{today}T23:30Z", tick=False)
+        client.force_login(viewer)
+        response = client.get(URL)
+        form = response.context["form"]
+        shown = {p["label"]: (str(p["start"]), str(p["end"])) for p in form.presets()}
+        assert shown == periods
+        # The blank form starts on the first of them, and each is a button that sets both dates.
+        assert (str(form.initial["start_date"]), str(form.initial["end_date"])) == periods[
+            "Last 7 days"
+        ]
+        html = response.content.decode()
+        for start, end in periods.values():
+            assert f'data-preset-start="{start}" data-preset-end="{end}"' in html

@@ -1,0 +1,69 @@
+"""axe-core (from the axe-playwright-python package, run inside Chromium by Playwright) finds no
+accessibility violation on the pages an analyst uses, in the states they meet them in."""
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page, expect
+
+from reports.services import create_report
+from tests.browser.conftest import log_in
+from tests.reports.conftest import MARCH, ready_report
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+AXE = Axe()
+
+
+def assert_accessible(page: Page, what: str) -> None:
+    results = AXE.run(page)
+    assert results.violations_count == 0, f"{what}:\n{results.generate_report()}"
+
+
+@pytest.fixture
+def reports(viewer, usage, no_queue):
+    ready = ready_report(viewer, "March GPUs")
+    create_report(viewer, name="Still waiting", start=MARCH[0], end=MARCH[1])
+    return ready
+
+
+def test_the_login_page(page, db):
+    page.goto("/")
+    expect(page.get_by_label("E-mail")).to_be_visible()
+    assert_accessible(page, "login page")
+
+
+def test_the_table_with_its_menus_open(page, viewer, reports):
+    log_in(page, viewer.email)
+    assert_accessible(page, "reports table")
+    for menu in ["#add-filter", "#columns-menu"]:
+        page.locator(f"{menu} > summary").click()
+        assert_accessible(page, f"reports table, {menu} open")
+        page.keyboard.press("Escape")
+
+
+def test_the_form_with_errors(page, viewer, reports):
+    log_in(page, viewer.email)
+    page.get_by_role("link", name="+ New report").click()
+    assert_accessible(page, "new-report form")
+    page.get_by_label("Name").fill("")
+    page.get_by_role("button", name="Create report").click()
+    expect(page.locator(".field-error").first).to_be_visible()
+    assert_accessible(page, "new-report form with errors")
+
+
+def test_a_reports_page(page, viewer, reports):
+    log_in(page, viewer.email)
+    page.goto(f"/analytics/reports/{reports.pk}/")
+    expect(page.locator(".chart")).to_be_visible()
+    assert_accessible(page, "a report's page")
+
+
+def test_the_delete_dialog(page, viewer, reports):
+    log_in(page, viewer.email)
+    page.locator("#reports-table tbody tr").first.get_by_role("checkbox").check()
+    page.get_by_role("button", name="Delete…").click()
+    expect(page.get_by_role("dialog")).to_be_visible()
+    assert_accessible(page, "delete dialog")

@@ -1,14 +1,16 @@
 """The report's CSV file (spec 4.3): UTF-8, RFC 4180 quoting, a header row, one row per segment;
-and the summary of it that the report's page shows."""
+the summary of it that the report's page shows; and the file read back for that page."""
 
 import csv
 import heapq
+import io
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from consumption.aggregation import ConsumptionRow
-from consumption.measures import header
+from consumption.measures import MEASURES, header
 
 PREVIEW_ROWS = 10  # the CSV's first rows, shown on the report's page
 CHART_SEGMENTS = 10  # the segments with the most GPU allocation hours, charted there
@@ -52,3 +54,35 @@ def _number_cell(value: Decimal | int) -> str:
         return str(value)
     # Plain decimal notation, never an exponent: str(Decimal("1E+3")) would keep it.
     return format(value, "f")
+
+
+@dataclass(frozen=True)
+class FileRow:
+    """A row of a report's file, read back: the segment's names, then the measures in the
+    order of MEASURES (hours as Decimal, byte-hours as int)."""
+
+    names: tuple[str, ...]
+    measures: tuple[Decimal | int, ...]
+
+
+def read_csv(file: BinaryIO) -> tuple[list[str], list[FileRow]]:
+    """A report's file as its header and its rows, the text cells as they were before
+    `write_csv` guarded them against spreadsheet formulas."""
+    reader = csv.reader(io.TextIOWrapper(file, encoding="utf-8", newline=""))
+    head = next(reader)
+    names = len(head) - len(MEASURES)
+    rows = [
+        FileRow(
+            tuple(map(_text_value, row[:names])),
+            tuple(
+                int(cell) if measure.in_mib else Decimal(cell)
+                for measure, cell in zip(MEASURES, row[names:], strict=True)
+            ),
+        )
+        for row in reader
+    ]
+    return head, rows
+
+
+def _text_value(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(_FORMULA_STARTS) else cell

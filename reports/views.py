@@ -19,6 +19,7 @@ from .downloads import csv_response, zip_response
 from .filtersets import ReportFilterSet
 from .forms import ReportForm
 from .models import Report
+from .reading import read_report
 from .tables import PAGE_SIZES, ReportTable, page_size, save_columns
 
 SEARCH_COUNT_LIMIT = 1000
@@ -123,13 +124,20 @@ def _copied(request: HttpRequest) -> dict | None:
 @login_required
 @require_GET
 def report_detail(request: HttpRequest, report_id) -> HttpResponse:
-    """A report's fields and status, and when it is Ready the first rows of its CSV and a chart
-    of its largest segments (both kept with the report by its build)."""
+    """A report's fields and status, and when it is Ready a chart of its largest segments (kept
+    by its build) and all its rows, read from its file."""
     report = _get_report_for_user(request, report_id)
     context = {"report": report}
     if report.is_ready:
-        context["preview"] = report.summary.get("preview", [])
         context["chart"] = _chart(report.summary.get("top", []))
+        try:
+            context["reading"] = read_report(
+                report, sort=request.GET.get("sort"), page=request.GET.get("page")
+            )
+        except (OSError, ValueError):
+            # The file is unreadable (the file check will say so): its first rows, kept by
+            # the build, stand in.
+            context["preview"] = report.summary.get("preview", [])
     return render(request, "reports/report_detail.html", context)
 
 

@@ -236,7 +236,7 @@ class TestReportsInABrowser:
         build_report(str(reports["Gamma later"].pk))
         # Within the next poll the page shows what the report became, without a click.
         expect(page.locator("#report-status")).to_contain_text("Ready")
-        expect(page.get_by_role("heading", name="First rows")).to_be_visible()
+        expect(page.get_by_role("heading", name="All rows")).to_be_visible()
         expect(page.get_by_role("link", name="Download CSV")).to_be_visible()
 
     def test_run_again_and_duplicate_from_a_reports_page(self, page, viewer, reports):
@@ -295,6 +295,8 @@ class TestReportsInABrowser:
             if following:
                 assert following[0]["top"] >= max(track["bottom"], value["bottom"])
         screenshot(page, "report-page-phone")
+        page.set_viewport_size({"width": 1280, "height": 800})
+        screenshot(page, "report-page")
 
     def test_the_form_offers_quick_periods_and_lists_to_search(self, page, viewer, reports):
         log_in(page, viewer.email)

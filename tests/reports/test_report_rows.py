@@ -1,0 +1,125 @@
+"""A Ready report's page shows all its rows, read from its stored file: each measure readable
+(thousands separators, two decimals, memory in GiB-hours), the GPU idle share, the totals,
+sortable by any column, and paged when there are many."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from reports.services import create_report
+from reports.tasks import build_report
+from tests.consumption.samples import sample, save_samples
+from tests.reports.conftest import MARCH
+
+GIB = 2**30
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_queue")]
+
+
+@pytest.fixture
+def big(viewer, org):
+    """A day of a large cluster, in four projects: GPU-hours in the thousands."""
+    save_samples(
+        sample(org["vision"], "2026-03-10T00:00Z", 86400, gpu=1000, idle=250, memory=3 * GIB),
+        sample(org["nlp"], "2026-03-10T00:00Z", 86400, gpu=64, idle=0, cpu=16, cpu_used=8),
+        sample(org["infra"], "2026-03-10T00:00Z", 3600, gpu=0, cpu=2),
+        sample(org["llm"], "2026-03-10T00:00Z", 43200, gpu="0.5", idle="0.5"),
+    )
+    report = create_report(viewer, name="Big", start=MARCH[0], end=MARCH[1])
+    build_report(str(report.pk))
+    report.refresh_from_db()
+    return report
+
+
+def rows_of(client, report, **params) -> tuple[list[str], list[list[str]], list[str]]:
+    """The table's header, body rows and totals, as text."""
+    html = client.get(reverse("reports:report_detail", args=[report.pk]), params).content
+    table = html.decode().split('class="table report-rows"')[1].split("</table>")[0]
+
+    def cells(part: str) -> list[list[str]]:
+        return [
+            [
+                re.sub(r"<[^>]+>|[▲▼]", "", cell).strip()
+                for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", tr, re.S)
+            ]
+            for tr in re.findall(r"<tr>(.*?)</tr>", part, re.S)
+        ]
+
+    head = cells(table.split("<tbody>")[0])[0]
+    body = cells(table.split("<tbody>")[1].split("</tbody>")[0])
+    foot = cells(table.split("<tfoot>")[1])[0]
+    return head, body, foot
+
+
+class TestAllRows:
+    def test_the_measures_read_at_a_glance(self, client, viewer, big):
+        client.force_login(viewer)
+        head, body, foot = rows_of(client, big)
+        assert head == [
+            "Cluster",
+            "Department",
+            "Project",
+            "GPU allocation hours",
+            "GPU Idle hours",
+            "GPU idle share",
+            "CPU cores allocation hours",
+            "CPU cores usage hours",
+            "CPU Memory GiB allocation hours",
+            "CPU Memory GiB usage hours",
+        ]
+        by_project = {row[2]: row[3:] for row in body}
+        # vision: 1000 GPUs for 24 h, a quarter idle, 3 GiB for 24 h.
+        assert by_project["vision"] == [
+            "24,000.00",
+            "6,000.00",
+            "25.0%",
+            "0.00",
+            "0.00",
+            "72.00",
+            "0.00",
+        ]
+        assert by_project["nlp"] == ["1,536.00", "0.00", "0.0%", "384.00", "192.00", "0.00", "0.00"]
+        # Nothing allocated: no share.
+        assert by_project["infra"] == ["0.00", "0.00", "–", "2.00", "0.00", "0.00", "0.00"]
+        assert by_project["llm"] == ["6.00", "6.00", "100.0%", "0.00", "0.00", "0.00", "0.00"]
+        assert foot[0] == "Total"
+        assert foot[3:] == ["25,542.00", "6,006.00", "23.5%", "386.00", "192.00", "72.00", "0.00"]
+
+    @pytest.mark.parametrize(
+        "sort, projects",
+        [
+            ("3", ["infra", "llm", "nlp", "vision"]),
+            ("-3", ["vision", "nlp", "llm", "infra"]),
+            ("5", ["infra", "nlp", "vision", "llm"]),
+            ("-2", ["vision", "nlp", "llm", "infra"]),
+            ("nonsense", ["infra", "nlp", "vision", "llm"]),  # the file's order
+            ("99", ["infra", "nlp", "vision", "llm"]),
+        ],
+    )
+    def test_any_column_sorts(self, client, viewer, big, sort, projects):
+        client.force_login(viewer)
+        _, body, _ = rows_of(client, big, sort=sort)
+        assert [row[2] for row in body] == projects
+
+    def test_many_rows_are_paged_and_the_totals_are_the_whole_reports(
+        self, client, viewer, big, monkeypatch
+    ):
+        monkeypatch.setattr("reports.reading.ROWS_PER_PAGE", 3)
+        client.force_login(viewer)
+        _, first, foot = rows_of(client, big, sort="-3")
+        _, second, foot_again = rows_of(client, big, sort="-3", page="2")
+        assert [row[2] for row in first] == ["vision", "nlp", "llm"]
+        assert [row[2] for row in second] == ["infra"]
+        assert foot == foot_again and foot[3] == "25,542.00"
+        html = client.get(
+            reverse("reports:report_detail", args=[big.pk]), {"sort": "-3"}
+        ).content.decode()
+        assert 'href="?sort=-3&amp;page=2"' in html
+
+    def test_a_missing_file_leaves_the_first_rows_the_build_kept(self, client, viewer, big):
+        big.file.delete(save=False)
+        client.force_login(viewer)
+        html = client.get(reverse("reports:report_detail", args=[big.pk])).content.decode()
+        assert "report-rows" not in html
+        assert "First rows" in html and "<td>vision</td>" in html

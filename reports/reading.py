@@ -4,6 +4,7 @@ the file keeps Run:ai's byte-hours), the GPU idle share of each segment, and the
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -13,7 +14,7 @@ from django.core.paginator import Page, Paginator
 
 from consumption.measures import MEASURES
 
-from .csv_export import FileRow, read_csv
+from .csv_export import CHART_SEGMENTS, FileRow, read_csv
 from .models import Report
 
 ROWS_PER_PAGE = 50
@@ -41,11 +42,27 @@ class Heading:
 
 
 @dataclass(frozen=True)
+class Bar:
+    """A segment in the chart: its GPU allocation hours as a share of the largest segment's
+    (the bar's length), the idle part at its end."""
+
+    label: str
+    text: str
+    percent: float
+    idle_percent: float
+
+    @property
+    def idle_start(self) -> float:
+        return self.percent - self.idle_percent
+
+
+@dataclass(frozen=True)
 class Reading:
     headings: list[Heading]
     page: Page  # its rows are lists of (text, numeric) cells
     page_range: list
     totals: list[tuple[str, bool]]
+    chart: list[Bar]
 
 
 def _hours(value: Decimal) -> str:
@@ -104,7 +121,23 @@ def read_report(report: Report, *, sort: str | None, page: str | None) -> Readin
         link = f"-{n}" if ascending_now else str(n)
         headings.append(Heading(column.header, column.numeric, link, aria))
     page_range = list(shown.paginator.get_elided_page_range(shown.number))
-    return Reading(headings, shown, page_range, _cells(totals, columns))
+    return Reading(headings, shown, page_range, _cells(totals, columns), chart(rows))
+
+
+def chart(rows: list[FileRow]) -> list[Bar]:
+    """The CHART_SEGMENTS segments with the most GPU allocation hours, largest first."""
+    allocated, idle = _POSITION["gpu_allocation_hours"], _POSITION["gpu_idle_hours"]
+    top = heapq.nlargest(CHART_SEGMENTS, rows, key=lambda row: row.measures[allocated])
+    largest = top[0].measures[allocated] if top and top[0].measures[allocated] > 0 else 1
+    return [
+        Bar(
+            " / ".join(row.names),
+            f"{_hours(row.measures[allocated])} h, {_share(_idle_share(row.measures))} idle",
+            float(row.measures[allocated] / largest * 100),
+            float(row.measures[idle] / largest * 100),
+        )
+        for row in top
+    ]
 
 
 def _values(row: FileRow, columns: list[Column]) -> list:

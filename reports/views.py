@@ -19,7 +19,7 @@ from .downloads import csv_response, zip_response
 from .filtersets import ReportFilterSet
 from .forms import ReportForm
 from .models import Report
-from .reading import read_report
+from .reading import Bar, read_report
 from .tables import PAGE_SIZES, ReportTable, page_size, save_columns
 
 SEARCH_COUNT_LIMIT = 1000
@@ -129,15 +129,17 @@ def report_detail(request: HttpRequest, report_id) -> HttpResponse:
     report = _get_report_for_user(request, report_id)
     context = {"report": report}
     if report.is_ready:
-        context["chart"] = _chart(report.summary.get("top", []))
         try:
-            context["reading"] = read_report(
+            reading = read_report(
                 report, sort=request.GET.get("sort"), page=request.GET.get("page")
             )
         except (OSError, ValueError):
-            # The file is unreadable (the file check will say so): its first rows, kept by
-            # the build, stand in.
+            # The file is unreadable (the file check will say so): what the build kept of it,
+            # its first rows and largest segments, stands in.
             context["preview"] = report.summary.get("preview", [])
+            context["chart"] = _chart(report.summary.get("top", []))
+        else:
+            context["reading"], context["chart"] = reading, reading.chart
     return render(request, "reports/report_detail.html", context)
 
 
@@ -274,11 +276,10 @@ def _back_to_list(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(_next_url(request))
 
 
-def _chart(top: list[list[str]]) -> list[dict]:
-    """The bars of the largest segments: each with its share of the largest (its length)."""
+def _chart(top: list[list[str]]) -> list[Bar]:
+    """The bars of the largest segments as the build kept them (their idle hours not kept)."""
     bars = [(label, Decimal(hours)) for label, hours in top]
     largest = bars[0][1] if bars and bars[0][1] > 0 else Decimal(1)
     return [
-        {"label": label, "hours": hours, "percent": float(hours / largest * 100)}
-        for label, hours in bars
+        Bar(label, f"{hours:,.2f} h", float(hours / largest * 100), 0.0) for label, hours in bars
     ]

@@ -1,7 +1,6 @@
 """A report's page and its download (spec 4.3, 4.4)."""
 
 import importlib
-from decimal import Decimal
 
 import pytest
 from django.apps import apps
@@ -40,13 +39,13 @@ class TestReportDetail:
     def test_a_chart_shows_the_segments_with_the_most_gpu_hours_first(self, client, viewer, ready):
         client.force_login(viewer)
         response = client.get(reverse("reports:report_detail", args=[ready.pk]))
-        bars = [(bar["label"], bar["hours"], bar["percent"]) for bar in response.context["chart"]]
-        # One hour on 8, 4, 2 and 1 GPUs (see the usage fixture).
+        bars = [(bar.label, bar.text, bar.percent) for bar in response.context["chart"]]
+        # One hour on 8, 4, 2 and 1 GPUs (see the usage fixture), none of it idle.
         assert bars == [
-            ("west / training / llm", Decimal("8.0000"), 100.0),
-            ("east / ops / infra", Decimal("4.0000"), 50.0),
-            ("east / research / nlp", Decimal("2.0000"), 25.0),
-            ("east / research / vision", Decimal("1.0000"), 12.5),
+            ("west / training / llm", "8.00 h, 0.0% idle", 100.0),
+            ("east / ops / infra", "4.00 h, 0.0% idle", 50.0),
+            ("east / research / nlp", "2.00 h, 0.0% idle", 25.0),
+            ("east / research / vision", "1.00 h, 0.0% idle", 12.5),
         ]
         html = response.content.decode()
         assert "Top projects by GPU allocation hours" in html
@@ -59,7 +58,7 @@ class TestReportDetail:
         client.force_login(viewer)
         response = client.get(reverse("reports:report_detail", args=[ready.pk]))
         assert response.status_code == 200
-        assert [bar["label"] for bar in response.context["chart"]][0] == "west / training / llm"
+        assert [bar.label for bar in response.context["chart"]][0] == "west / training / llm"
         assert "<td>vision</td>" in response.content.decode()
 
     def test_reports_built_before_are_summarised_from_their_files_as_the_build_does(

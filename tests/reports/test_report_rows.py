@@ -86,6 +86,22 @@ class TestAllRows:
         assert foot[0] == "Total"
         assert foot[3:] == ["25,542.00", "6,006.00", "23.5%", "386.00", "192.00", "72.00", "0.00"]
 
+    def test_the_chart_shows_each_segments_idle_part(self, client, viewer, big):
+        client.force_login(viewer)
+        response = client.get(reverse("reports:report_detail", args=[big.pk]))
+        bars = [
+            (bar.label, bar.text, bar.percent, bar.idle_percent)
+            for bar in response.context["chart"]
+        ]
+        assert bars == [
+            ("east / research / vision", "24,000.00 h, 25.0% idle", 100.0, 25.0),
+            ("east / research / nlp", "1,536.00 h, 0.0% idle", 6.4, 0.0),
+            ("west / training / llm", "6.00 h, 100.0% idle", 0.025, 0.025),
+            ("east / ops / infra", "0.00 h, – idle", 0.0, 0.0),
+        ]
+        html = response.content.decode()
+        assert '<rect class="bar-idle" x="75.0%" width="25.0%"' in html
+
     @pytest.mark.parametrize(
         "sort, projects",
         [

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from django.db.models import F, IntegerField, QuerySet, Sum, Value
@@ -102,6 +102,42 @@ def consumption_rows(
         if window_start < window_end:
             _add(totals, _sample_sums(allowed, key, window_start, window_end))
     return _rows(group_by, totals)
+
+
+def daily_gpu_hours(
+    *,
+    tenant: Tenant,
+    start: datetime,
+    end: datetime,
+    group_by: str,
+    projects: QuerySet[Project] | Iterable[int],
+    filters: Filters | None = None,
+) -> dict[tuple[str, ...], dict[date, Decimal]]:
+    """GPU allocation hours per segment (by its names) and UTC day, over the whole days of
+    [start, end), from the daily rollups; a part of a day at either end is left out."""
+    first_day = -(-_epoch(start, "start") // DAY_SECONDS)
+    last_day = _epoch(end, "end") // DAY_SECONDS
+    grouping = Segment(group_by).grouping
+    sums = list(
+        UsageRollup.objects.filter(
+            project_id__in=_allowed_projects(tenant, projects, filters or {}),
+            day__gte=first_day,
+            day__lt=last_day,
+        )
+        .values(grouping.key, "day")
+        .annotate(gpu=Sum("gpu_allocated"))
+        .order_by()
+    )
+    names = grouping.names_of({row[grouping.key] for row in sums})
+    hours = next(m for m in MEASURES if m.name == "gpu_allocation_hours")
+    daily: dict[tuple[str, ...], dict[date, Decimal]] = {}
+    for row in sums:
+        day = date.fromordinal(_EPOCH_DAY + row["day"])
+        daily.setdefault(names[row[grouping.key]], {})[day] = hours.value([row["gpu"]])
+    return daily
+
+
+_EPOCH_DAY = date(1970, 1, 1).toordinal()
 
 
 def raw_sample_sums(*, tenant: Tenant, start: datetime, end: datetime, group_by: str) -> list:

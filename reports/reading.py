@@ -63,6 +63,7 @@ class Reading:
     page_range: list
     totals: list[tuple[str, bool]]
     chart: list[Bar]
+    largest: list[tuple[str, ...]]  # the segments' names, the most GPU allocation hours first
 
 
 def _hours(value: Decimal) -> str:
@@ -121,7 +122,9 @@ def read_report(report: Report, *, sort: str | None, page: str | None) -> Readin
         link = f"-{n}" if ascending_now else str(n)
         headings.append(Heading(column.header, column.numeric, link, aria))
     page_range = list(shown.paginator.get_elided_page_range(shown.number))
-    return Reading(headings, shown, page_range, _cells(totals, columns), chart(rows))
+    allocated = _POSITION["gpu_allocation_hours"]
+    largest = [row.names for row in sorted(rows, key=lambda r: r.measures[allocated], reverse=True)]
+    return Reading(headings, shown, page_range, _cells(totals, columns), chart(rows), largest)
 
 
 def chart(rows: list[FileRow]) -> list[Bar]:

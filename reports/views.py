@@ -11,10 +11,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
+from consumption.aggregation import daily_gpu_hours, parse_filters
 from reports_site.paging import Paginator
 from reports_site.tenancy.models import Project
 
 from . import services
+from .charts import daily_chart
 from .downloads import csv_response, zip_response
 from .filtersets import ReportFilterSet
 from .forms import ReportForm
@@ -140,6 +142,7 @@ def report_detail(request: HttpRequest, report_id) -> HttpResponse:
             context["chart"] = _chart(report.summary.get("top", []))
         else:
             context["reading"], context["chart"] = reading, reading.chart
+            context["daily"] = daily_chart(_daily_gpu_hours(report), reading.largest)
     return render(request, "reports/report_detail.html", context)
 
 
@@ -274,6 +277,19 @@ def _next_url(request: HttpRequest) -> str:
 def _back_to_list(request: HttpRequest) -> HttpResponse:
     # Not redirect(): it would take a bare word for the name of a URL pattern.
     return HttpResponseRedirect(_next_url(request))
+
+
+def _daily_gpu_hours(report: Report) -> dict:
+    """The report's GPU hours per segment and day, from the rollups, with its own filters and
+    the projects it was made over."""
+    return daily_gpu_hours(
+        tenant=report.tenant,
+        start=report.start,
+        end=report.end,
+        group_by=report.group_by,
+        projects=report.project_ids,
+        filters=parse_filters(report.filter_by),
+    )
 
 
 def _chart(top: list[list[str]]) -> list[Bar]:

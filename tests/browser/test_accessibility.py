@@ -6,7 +6,8 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from reports.services import create_report
-from tests.browser.conftest import log_in
+from tests.browser.conftest import log_in, screenshot
+from tests.consumption.samples import sample, save_samples
 from tests.reports.conftest import MARCH, ready_report
 
 pytestmark = [
@@ -23,7 +24,9 @@ def assert_accessible(page: Page, what: str) -> None:
 
 
 @pytest.fixture
-def reports(viewer, usage, no_queue):
+def reports(viewer, usage, no_queue, org):
+    # A second day of usage, so that the report's page draws its daily chart too.
+    save_samples(sample(org["vision"], "2026-03-12T10:00Z", 3600, gpu=2))
     ready = ready_report(viewer, "March GPUs")
     create_report(viewer, name="Still waiting", start=MARCH[0], end=MARCH[1])
     return ready
@@ -57,8 +60,10 @@ def test_the_form_with_errors(page, viewer, reports):
 def test_a_reports_page(page, viewer, reports):
     log_in(page, viewer.email)
     page.goto(f"/analytics/reports/{reports.pk}/")
-    expect(page.locator(".chart")).to_be_visible()
-    assert_accessible(page, "a report's page")
+    expect(page.get_by_role("figure", name="GPU allocation hours per day")).to_be_visible()
+    page.get_by_text("The same as a table").click()
+    assert_accessible(page, "a report's page, its daily chart's table open")
+    screenshot(page, "report-page-daily-chart")
 
 
 def test_the_delete_dialog(page, viewer, reports):

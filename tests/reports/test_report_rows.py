@@ -3,10 +3,13 @@
 sortable by any column, and paged when there are many."""
 
 import re
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 
+from consumption.aggregation import daily_gpu_hours
 from reports.services import create_report
 from reports.tasks import build_report
 from tests.consumption.samples import sample, save_samples
@@ -139,3 +142,69 @@ class TestAllRows:
         html = client.get(reverse("reports:report_detail", args=[big.pk])).content.decode()
         assert "report-rows" not in html
         assert "First rows" in html and "<td>vision</td>" in html
+
+
+class TestGpuHoursPerDay:
+    def test_the_largest_segments_day_by_day_from_the_rollups(self, client, viewer, org, big):
+        save_samples(sample(org["vision"], "2026-03-12T06:00Z", 7200, gpu=8, workload="later"))
+        again = create_report(viewer, name="Again", start=MARCH[0], end=MARCH[1])
+        build_report(str(again.pk))
+        client.force_login(viewer)
+        response = client.get(reverse("reports:report_detail", args=[again.pk]))
+        daily = response.context["daily"]
+        assert [line.label for line in daily.lines] == [
+            "east / research / vision",
+            "east / research / nlp",
+            "west / training / llm",
+            "east / ops / infra",
+        ]
+        # The days between the first and the last with usage, a day without any included.
+        assert [(str(day), hours) for day, hours in daily.table] == [
+            ("2026-03-10", ["24,000.00", "1,536.00", "6.00", "0.00"]),
+            ("2026-03-11", ["0.00", "0.00", "0.00", "0.00"]),
+            ("2026-03-12", ["16.00", "0.00", "0.00", "0.00"]),
+        ]
+        html = response.content.decode()
+        assert html.count('<polyline class="line line-') == 4
+        assert "GPU allocation hours per day" in html
+
+    def test_a_part_of_a_day_at_either_end_is_left_out(self, viewer, org, big):
+        start = datetime(2026, 3, 9, 12, tzinfo=UTC)
+        daily = daily_gpu_hours(
+            tenant=viewer.tenant,
+            start=start,
+            end=datetime(2026, 3, 10, 12, tzinfo=UTC),
+            group_by="Project",
+            projects=[org["vision"].pk],
+        )
+        assert daily == {}
+        daily = daily_gpu_hours(
+            tenant=viewer.tenant,
+            start=start,
+            end=datetime(2026, 3, 11, 12, tzinfo=UTC),
+            group_by="Cluster",
+            projects=[org["vision"].pk, org["llm"].pk],
+        )
+        assert daily == {
+            ("east",): {date(2026, 3, 10): Decimal("24000.0000")},
+            ("west",): {date(2026, 3, 10): Decimal("6.0000")},
+        }
+
+    def test_usage_on_a_single_day_has_no_daily_chart(self, client, viewer, big):
+        client.force_login(viewer)
+        response = client.get(reverse("reports:report_detail", args=[big.pk]))
+        assert response.context["daily"] is None
+        assert response.context["chart"]
+
+    def test_a_period_of_no_whole_day_has_no_daily_chart(self, client, viewer, usage):
+        report = create_report(
+            viewer,
+            name="Hours",
+            start=datetime(2026, 3, 10, 9, tzinfo=UTC),
+            end=datetime(2026, 3, 10, 12, tzinfo=UTC),
+        )
+        build_report(str(report.pk))
+        client.force_login(viewer)
+        response = client.get(reverse("reports:report_detail", args=[report.pk]))
+        assert response.context["daily"] is None
+        assert "per day" not in response.content.decode()

@@ -11,6 +11,7 @@ urlpatterns = [
     path("download/", views.report_download_selected, name="report_download_selected"),
     path("delete/", views.report_delete, name="report_delete"),
     path("run-again/", views.report_run_again, name="report_run_again"),
+    path("duplicate/", views.report_duplicate, name="report_duplicate"),
     path("<uuid:report_id>/", views.report_detail, name="report_detail"),
     path("<uuid:report_id>/row/", views.report_row, name="report_row"),
     path("<uuid:report_id>/status/", views.report_status, name="report_status"),

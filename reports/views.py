@@ -208,6 +208,19 @@ def report_run_again(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+def report_duplicate(request: HttpRequest) -> HttpResponse:
+    """Duplicate, from the table: the new-report form filled in from the one selected report."""
+    try:
+        reports = _get_selected_reports(request)
+    except BadSelection as bad:
+        return _back_with_error(request, bad)
+    if len(reports) != 1:
+        return _back_with_error(request, BadSelection("Select one report to duplicate."))
+    return HttpResponseRedirect(f"{reverse('reports:report_create')}?from={reports[0].pk}")
+
+
+@login_required
+@require_POST
 def report_delete(request: HttpRequest) -> HttpResponse:
     """Delete the selected reports, once the user has confirmed in a dialog that names them."""
     try:

@@ -19,6 +19,8 @@
     remove.disabled = rows.length === 0;
     const again = document.getElementById("run-again-selected");
     if (again) again.disabled = rows.length === 0;
+    const duplicate = document.getElementById("duplicate-selected");
+    if (duplicate) duplicate.disabled = rows.length !== 1;
     const count = document.getElementById("selection-count");
     if (count) {
       count.textContent = rows.length === 0 ? "No report selected"

@@ -327,6 +327,17 @@ class TestReportsInABrowser:
         assert report.start.date() == last_month_end.replace(day=1)
         assert report.end.date() == first_of_month
 
+    def test_duplicate_from_the_table(self, page, viewer, reports):
+        log_in(page, viewer.email)
+        duplicate = page.locator("#duplicate-selected")
+        expect(duplicate).to_be_disabled()
+        row(page, "Alpha clusters").get_by_role("checkbox").check()
+        row(page, "Beta projects").get_by_role("checkbox").check()
+        expect(duplicate).to_be_disabled()  # one report at a time
+        row(page, "Beta projects").get_by_role("checkbox").uncheck()
+        duplicate.click()
+        expect(page.get_by_label("Name")).to_have_value("Alpha clusters (2)")
+
     def test_escape_closes_the_menus(self, page, viewer, reports):
         log_in(page, viewer.email)
         for menu in ["#add-filter", "#columns-menu"]:

@@ -199,6 +199,13 @@ SORTS = st.sampled_from(
 STATUSES = st.sampled_from(ReportStatus.values)
 COLUMNS = [name for name, _ in ReportTable.optional_columns()]
 FORM_FIELDS = list(ReportForm.base_fields)
+# The table's actions on the selected reports.
+SELECTION_PAGES = [
+    "report_delete",
+    "report_download_selected",
+    "report_run_again",
+    "report_duplicate",
+]
 # Every page of reports.urls, and whether its URL names a report.
 PAGES = {
     "report_list": False,
@@ -207,6 +214,7 @@ PAGES = {
     "report_download_selected": False,
     "report_delete": False,
     "report_run_again": False,
+    "report_duplicate": False,
     "report_detail": True,
     "report_row": True,
     "report_status": True,
@@ -327,7 +335,7 @@ class TestSelectionActions:
     @fuzz
     @given(
         data=st.data(),
-        page=st.sampled_from(["report_delete", "report_download_selected", "report_run_again"]),
+        page=st.sampled_from(SELECTION_PAGES),
         form=params(SELECTION_FIELDS),
         confirm=st.booleans(),
         headers=htmx(),
@@ -341,7 +349,7 @@ class TestSelectionActions:
 
     @fuzz
     @given(
-        page=st.sampled_from(["report_delete", "report_download_selected", "report_run_again"]),
+        page=st.sampled_from(SELECTION_PAGES),
         raw=raw_body(SELECTION_FIELDS),
         content_type=content_types,
     )

@@ -117,6 +117,24 @@ class TestDuplicate:
         assert response.status_code == 200
         assert set(response.context["form"].initial) == {"start_date", "end_date"}
 
+    def test_from_the_table_the_one_selected_report(self, client, viewer, march, usage):
+        client.force_login(viewer)
+        response = client.post(reverse("reports:report_duplicate"), {"ids": [march.pk]})
+        assert response.status_code == 302
+        assert response["Location"] == f"{NEW}?from={march.pk}"
+        other = ready_report(viewer, "Other")
+        response = client.post(
+            reverse("reports:report_duplicate"), {"ids": [march.pk, other.pk]}, follow=True
+        )
+        assert "Select one report to duplicate." in response.content.decode()
+
+    def test_from_the_table_a_report_the_user_may_not_see_is_not_found(
+        self, client, researcher, march
+    ):
+        client.force_login(researcher)
+        response = client.post(reverse("reports:report_duplicate"), {"ids": [march.pk]})
+        assert response.status_code == 404
+
 
 class TestLiveStatus:
     def test_a_report_being_built_asks_again(self, client, viewer, march):

@@ -1,3 +1,4 @@
+import functools
 import uuid
 from decimal import Decimal
 
@@ -167,14 +168,27 @@ def report_download(request: HttpRequest, report_id) -> HttpResponse:
     return csv_response(report)
 
 
-@login_required
-@require_POST
-def report_download_selected(request: HttpRequest) -> HttpResponse:
+def selection_action(view):
+    """A table action on the ticked reports: logged in, POST only; the view is given the
+    reports, and a selection that cannot be used goes back to the list with its message (one
+    the user may not see is a 404, as for a single report)."""
+
+    @login_required
+    @require_POST
+    @functools.wraps(view)
+    def action(request: HttpRequest) -> HttpResponse:
+        try:
+            reports = _get_selected_reports(request)
+        except BadSelection as bad:
+            return _back_with_error(request, bad)
+        return view(request, reports)
+
+    return action
+
+
+@selection_action
+def report_download_selected(request: HttpRequest, reports: list[Report]) -> HttpResponse:
     """The selected reports: one as its CSV, several as a zip of their CSVs."""
-    try:
-        reports = _get_selected_reports(request)
-    except BadSelection as bad:
-        return _back_with_error(request, bad)
     not_ready = [report for report in reports if not report.is_ready]
     if not_ready:
         return _not_ready(request, not_ready)
@@ -183,15 +197,10 @@ def report_download_selected(request: HttpRequest) -> HttpResponse:
     return zip_response(reports)
 
 
-@login_required
-@require_POST
-def report_run_again(request: HttpRequest) -> HttpResponse:
+@selection_action
+def report_run_again(request: HttpRequest, reports: list[Report]) -> HttpResponse:
     """Run the selected reports again: for each, a new report with its settings and the next
     free name ("March (2)"), queued."""
-    try:
-        reports = _get_selected_reports(request)
-    except BadSelection as bad:
-        return _back_with_error(request, bad)
     made = []
     for report in reports:
         try:
@@ -206,27 +215,17 @@ def report_run_again(request: HttpRequest) -> HttpResponse:
     return _back_to_list(request)
 
 
-@login_required
-@require_POST
-def report_duplicate(request: HttpRequest) -> HttpResponse:
+@selection_action
+def report_duplicate(request: HttpRequest, reports: list[Report]) -> HttpResponse:
     """Duplicate, from the table: the new-report form filled in from the one selected report."""
-    try:
-        reports = _get_selected_reports(request)
-    except BadSelection as bad:
-        return _back_with_error(request, bad)
     if len(reports) != 1:
         return _back_with_error(request, BadSelection("Select one report to duplicate."))
     return HttpResponseRedirect(f"{reverse('reports:report_create')}?from={reports[0].pk}")
 
 
-@login_required
-@require_POST
-def report_delete(request: HttpRequest) -> HttpResponse:
+@selection_action
+def report_delete(request: HttpRequest, reports: list[Report]) -> HttpResponse:
     """Delete the selected reports, once the user has confirmed in a dialog that names them."""
-    try:
-        reports = _get_selected_reports(request)
-    except BadSelection as bad:
-        return _back_with_error(request, bad)
     refused = services.refused_deletions(request.user, reports)
     if refused:
         template = "_delete_dialog.html" if request.htmx else "report_delete_refused.html"

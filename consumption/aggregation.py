@@ -112,9 +112,11 @@ def daily_gpu_hours(
     group_by: str,
     projects: QuerySet[Project] | Iterable[int],
     filters: Filters | None = None,
+    segments: Iterable[tuple[str, ...]],
 ) -> dict[tuple[str, ...], dict[date, Decimal]]:
-    """GPU allocation hours per segment (by its names) and UTC day, over the whole days of
-    [start, end), from the daily rollups; a part of a day at either end is left out."""
+    """GPU allocation hours per day of these segments (given and keyed by their names), over
+    the whole UTC days of [start, end), from the daily rollups; a part of a day at either end
+    is left out."""
     first_day = -(-_epoch(start, "start") // DAY_SECONDS)
     last_day = _epoch(end, "end") // DAY_SECONDS
     grouping = Segment(group_by).grouping
@@ -124,6 +126,7 @@ def daily_gpu_hours(
             day__gte=first_day,
             day__lt=last_day,
         )
+        .filter(**{f"{grouping.key}__in": grouping.ids_of(tenant, segments)})
         .values(grouping.key, "day")
         .annotate(gpu=Sum("gpu_allocated"))
         .order_by()

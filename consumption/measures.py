@@ -9,11 +9,12 @@ aggregation's ORM sums, the rollups' SQL and the CSV header are all made from th
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import models
-from django.db.models import F, Value
+from django.db.models import F, Q, Value
 
 from reports_site.tenancy.models import Cluster, Department, NodePool, Project
 
@@ -47,6 +48,16 @@ class Grouping:
         """The names of these segments, by id."""
         units = self.model.objects.filter(pk__in=list(ids)).values_list("pk", *self.names)
         return {pk: tuple(names) for pk, *names in units}
+
+    def ids_of(self, tenant, segments: Iterable[tuple[str, ...]]) -> list[int]:
+        """The ids of these segments of the tenant, given by their names (as `names_of` gives
+        them)."""
+        named = Q(pk__in=[])
+        for names in segments:
+            named |= Q(**dict(zip(self.names, names, strict=True)))
+        return list(
+            self.model.objects.for_tenant(tenant).filter(named).values_list("pk", flat=True)
+        )
 
 
 _GROUPINGS = {

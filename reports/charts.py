@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from .reading import hours_text
+
 WIDTH, HEIGHT = 600, 200
 LINES = 5  # the segments drawn, the largest first
 
@@ -52,5 +54,5 @@ def daily_chart(
         )
         for segment in drawn
     ]
-    table = [(day, [f"{values[s][n]:,.2f}" for s in drawn]) for n, day in enumerate(days)]
-    return DailyChart(lines, days, table, f"{largest:,.2f}")
+    table = [(day, [hours_text(values[s][n]) for s in drawn]) for n, day in enumerate(days)]
+    return DailyChart(lines, days, table, hours_text(largest))

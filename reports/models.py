@@ -256,6 +256,19 @@ class Report(models.Model):
         return self.status == ReportStatus.READY
 
     @property
+    def selection(self) -> dict:
+        """The usage the report covers, as the aggregation takes it: its tenant, period and
+        segment, its filters, and the projects its creator could read when it was made."""
+        return {
+            "tenant": self.tenant,
+            "start": self.start,
+            "end": self.end,
+            "group_by": self.group_by,
+            "filters": parse_filters(self.filter_by),
+            "projects": self.project_ids,
+        }
+
+    @property
     def is_settled(self) -> bool:
         """Ready or Failed: the status will not change by itself any more."""
         return self.status in (ReportStatus.READY, ReportStatus.FAILED)

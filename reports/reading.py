@@ -5,7 +5,7 @@ the file keeps Run:ai's byte-hours), the GPU idle share of each segment, and the
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from operator import itemgetter
@@ -63,10 +63,10 @@ class Reading:
     page_range: list
     totals: list[tuple[str, bool]]
     chart: list[Bar]
-    largest: list[tuple[str, ...]]  # the segments' names, the most GPU allocation hours first
+    largest: list[tuple[str, ...]]  # the charted segments' names, largest first
 
 
-def _hours(value: Decimal) -> str:
+def hours_text(value: Decimal) -> str:
     return f"{value:,.2f}"
 
 
@@ -78,10 +78,15 @@ def _share(value: Decimal | None) -> str:
     return "–" if value is None else f"{value:.1%}"
 
 
-def _idle_share(measures: tuple) -> Decimal | None:
+def _idle_share(allocated: Decimal, idle: Decimal) -> Decimal | None:
     """Idle GPU hours over allocated ones; None where nothing was allocated."""
-    allocated = measures[_POSITION["gpu_allocation_hours"]]
-    return measures[_POSITION["gpu_idle_hours"]] / allocated if allocated else None
+    return idle / allocated if allocated else None
+
+
+def _row_idle_share(measures: tuple) -> Decimal | None:
+    return _idle_share(
+        measures[_POSITION["gpu_allocation_hours"]], measures[_POSITION["gpu_idle_hours"]]
+    )
 
 
 def _measure_columns() -> list[Column]:
@@ -89,10 +94,10 @@ def _measure_columns() -> list[Column]:
     columns = []
     for number, measure in enumerate(MEASURES):
         header = measure.column.replace("bytes", "GiB") if measure.in_mib else measure.column
-        text = _gib_hours if measure.in_mib else _hours
+        text = _gib_hours if measure.in_mib else hours_text
         columns.append(Column(header, True, itemgetter(number), text))
         if measure.name == "gpu_idle_hours":
-            columns.append(Column("GPU idle share", True, _idle_share, _share))
+            columns.append(Column("GPU idle share", True, _row_idle_share, _share))
     return columns
 
 
@@ -122,24 +127,34 @@ def read_report(report: Report, *, sort: str | None, page: str | None) -> Readin
         link = f"-{n}" if ascending_now else str(n)
         headings.append(Heading(column.header, column.numeric, link, aria))
     page_range = list(shown.paginator.get_elided_page_range(shown.number))
-    allocated = _POSITION["gpu_allocation_hours"]
-    largest = [row.names for row in sorted(rows, key=lambda r: r.measures[allocated], reverse=True)]
-    return Reading(headings, shown, page_range, _cells(totals, columns), chart(rows), largest)
-
-
-def chart(rows: list[FileRow]) -> list[Bar]:
-    """The CHART_SEGMENTS segments with the most GPU allocation hours, largest first."""
     allocated, idle = _POSITION["gpu_allocation_hours"], _POSITION["gpu_idle_hours"]
     top = heapq.nlargest(CHART_SEGMENTS, rows, key=lambda row: row.measures[allocated])
-    largest = top[0].measures[allocated] if top and top[0].measures[allocated] > 0 else 1
+    return Reading(
+        headings,
+        shown,
+        page_range,
+        _cells(totals, columns),
+        chart=bars(
+            (" / ".join(row.names), row.measures[allocated], row.measures[idle]) for row in top
+        ),
+        largest=[row.names for row in top],
+    )
+
+
+def bars(segments: Iterable[tuple[str, Decimal, Decimal | None]]) -> list[Bar]:
+    """The chart's bars of these segments, given largest first as (label, GPU allocation hours,
+    idle hours or None where they are not known): each as long as its share of the first."""
+    segments = list(segments)
+    largest = segments[0][1] if segments and segments[0][1] > 0 else 1
     return [
         Bar(
-            " / ".join(row.names),
-            f"{_hours(row.measures[allocated])} h, {_share(_idle_share(row.measures))} idle",
-            float(row.measures[allocated] / largest * 100),
-            float(row.measures[idle] / largest * 100),
+            label,
+            f"{hours_text(allocated)} h"
+            + ("" if idle is None else f", {_share(_idle_share(allocated, idle))} idle"),
+            float(allocated / largest * 100),
+            float((idle or 0) / largest * 100),
         )
-        for row in top
+        for label, allocated, idle in segments
     ]
 
 

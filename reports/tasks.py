@@ -85,14 +85,7 @@ def _claim(report_id: str) -> bool:
 
 
 def _build(report: Report) -> tuple[str, int, int, dict]:
-    rows = consumption_rows(
-        tenant=report.tenant,
-        start=report.start,
-        end=report.end,
-        group_by=report.group_by,
-        filters=parse_filters(report.filter_by),
-        projects=report.project_ids,
-    )
+    rows = consumption_rows(**report.selection)
     with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as out:
         count = write_csv(out, report.group_by, rows)
         out.flush()

@@ -12,17 +12,17 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
-from consumption.aggregation import daily_gpu_hours, parse_filters
+from consumption.aggregation import daily_gpu_hours
 from reports_site.paging import Paginator
 from reports_site.tenancy.models import Project
 
 from . import services
-from .charts import daily_chart
+from .charts import LINES, daily_chart
 from .downloads import csv_response, zip_response
 from .filtersets import ReportFilterSet
 from .forms import ReportForm
 from .models import Report
-from .reading import Bar, read_report
+from .reading import bars, read_report
 from .tables import PAGE_SIZES, ReportTable, page_size, save_columns
 
 SEARCH_COUNT_LIMIT = 1000
@@ -140,10 +140,13 @@ def report_detail(request: HttpRequest, report_id) -> HttpResponse:
             # The file is unreadable (the file check will say so): what the build kept of it,
             # its first rows and largest segments, stands in.
             context["preview"] = report.summary.get("preview", [])
-            context["chart"] = _chart(report.summary.get("top", []))
+            kept = report.summary.get("top", [])
+            context["chart"] = bars((label, Decimal(hours), None) for label, hours in kept)
         else:
             context["reading"], context["chart"] = reading, reading.chart
-            context["daily"] = daily_chart(_daily_gpu_hours(report), reading.largest)
+            largest = reading.largest[:LINES]
+            daily = daily_gpu_hours(**report.selection, segments=largest)
+            context["daily"] = daily_chart(daily, largest)
     return render(request, "reports/report_detail.html", context)
 
 
@@ -289,25 +292,3 @@ def _next_url(request: HttpRequest) -> str:
 def _back_to_list(request: HttpRequest) -> HttpResponse:
     # Not redirect(): it would take a bare word for the name of a URL pattern.
     return HttpResponseRedirect(_next_url(request))
-
-
-def _daily_gpu_hours(report: Report) -> dict:
-    """The report's GPU hours per segment and day, from the rollups, with its own filters and
-    the projects it was made over."""
-    return daily_gpu_hours(
-        tenant=report.tenant,
-        start=report.start,
-        end=report.end,
-        group_by=report.group_by,
-        projects=report.project_ids,
-        filters=parse_filters(report.filter_by),
-    )
-
-
-def _chart(top: list[list[str]]) -> list[Bar]:
-    """The bars of the largest segments as the build kept them (their idle hours not kept)."""
-    bars = [(label, Decimal(hours)) for label, hours in top]
-    largest = bars[0][1] if bars and bars[0][1] > 0 else Decimal(1)
-    return [
-        Bar(label, f"{hours:,.2f} h", float(hours / largest * 100), 0.0) for label, hours in bars
-    ]

@@ -10,6 +10,7 @@ import pytest
 from django.urls import reverse
 
 from consumption.aggregation import daily_gpu_hours
+from consumption.measures import Segment
 from reports.services import create_report
 from reports.tasks import build_report
 from tests.consumption.samples import sample, save_samples
@@ -176,6 +177,7 @@ class TestGpuHoursPerDay:
             end=datetime(2026, 3, 10, 12, tzinfo=UTC),
             group_by="Project",
             projects=[org["vision"].pk],
+            segments=[("east", "research", "vision")],
         )
         assert daily == {}
         daily = daily_gpu_hours(
@@ -184,11 +186,29 @@ class TestGpuHoursPerDay:
             end=datetime(2026, 3, 11, 12, tzinfo=UTC),
             group_by="Cluster",
             projects=[org["vision"].pk, org["llm"].pk],
+            segments=[("east",), ("west",)],
         )
         assert daily == {
             ("east",): {date(2026, 3, 10): Decimal("24000.0000")},
             ("west",): {date(2026, 3, 10): Decimal("6.0000")},
         }
+
+    def test_only_the_segments_asked_for_are_read(self, viewer, org, big, other_org):
+        march = {"tenant": viewer.tenant, "start": MARCH[0], "end": MARCH[1]}
+        everything = [org[name].pk for name in ("vision", "nlp", "infra", "llm")]
+        daily = daily_gpu_hours(
+            **march,
+            group_by="Project",
+            projects=everything,
+            segments=[("west", "training", "llm"), ("east", "research", "nope")],
+        )
+        assert daily == {("west", "training", "llm"): {date(2026, 3, 10): Decimal("6.0000")}}
+        # Units of the same names in another tenant are that tenant's segments, not this one's.
+        vision = [("east", "research", "vision")]
+        assert Segment.PROJECT.grouping.ids_of(viewer.tenant, vision) == [org["vision"].pk]
+        assert Segment.PROJECT.grouping.ids_of(other_org["east"].tenant, vision) == [
+            other_org["vision"].pk
+        ]
 
     def test_usage_on_a_single_day_has_no_daily_chart(self, client, viewer, big):
         client.force_login(viewer)

@@ -36,14 +36,14 @@ def seed_demo_reports() -> list[Report]:
     today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
     made = []
     for name, (description, segment, days, fate) in DEMO_REPORTS.items():
-        if Report.objects.filter(tenant=owner.tenant, name=name).exists():
+        if Report.objects.named(owner.tenant_id, name).exists():
             continue
         report = services.create_report(
             owner,
             name=name,
             description=description,
             group_by=segment,
-            start=today - timedelta(days=days or 0),
+            start=today - timedelta(days=days),
             end=today + timedelta(days=1) if fate == "queue" else today,
         )
         if fate == "build":

@@ -11,7 +11,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import models, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
 from django.utils import timezone
 
 from consumption.aggregation import parse_filters
@@ -66,6 +66,11 @@ class ReportQuerySet(models.QuerySet):
         if permissions.holds_at_tenant_scope(subject, "project", action):
             return reports
         return reports.filter(_created_by(subject))
+
+    def named(self, tenant_id: int, name: str) -> ReportQuerySet:
+        """The tenant's report of this name, whatever its letter case (as the unique
+        constraint compares them: by `name_key`)."""
+        return self.filter(tenant_id=tenant_id, name_key=UnicodeLower(Value(name)))
 
     # State changes: each is one conditional UPDATE and returns how many reports it changed.
 

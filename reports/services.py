@@ -49,7 +49,7 @@ def create_report(
         project_ids=project_ids,
         **_creator_fields(subject),
     )
-    if Report.objects.filter(tenant_id=report.tenant_id, name__iexact=report.name).exists():
+    if Report.objects.named(report.tenant_id, report.name).exists():
         raise _duplicate(report.name)
     try:
         with transaction.atomic():
@@ -79,16 +79,11 @@ def free_name(tenant_id: int, name: str) -> str:
     """`name` with the first number its tenant does not use yet: "March (2)", then "March (3)";
     a name that has a number already counts on from it."""
     stem = re.sub(r" \(\d+\)$", "", name)
-    taken = set(
-        Report.objects.filter(tenant_id=tenant_id, name_key__startswith=stem.lower()).values_list(
-            "name_key", flat=True
-        )
-    )
     number = 2
     while True:
         suffix = f" ({number})"
         candidate = stem[: NAME_MAX_LENGTH - len(suffix)] + suffix
-        if candidate.lower() not in taken:
+        if not Report.objects.named(tenant_id, candidate).exists():
             return candidate
         number += 1
 

@@ -43,6 +43,9 @@ class TestFreeName:
         create_report(viewer, name=long_name, start=MARCH[0], end=MARCH[1])
         name = free_name(viewer.tenant_id, long_name)
         assert len(name) == 250 and name.endswith("x (2)")
+        # The shortened name with its number is taken too: the next number.
+        create_report(viewer, name=name.upper(), start=MARCH[0], end=MARCH[1])
+        assert free_name(viewer.tenant_id, long_name) == "x" * 246 + " (3)"
 
 
 class TestRunAgain:

@@ -30,6 +30,7 @@ MAX_DURATION_SECONDS = DAY_SECONDS
 # Memory amounts are summed in two integer parts, whole MiB and the bytes beyond, so that a sum of
 # byte-seconds over a long period never overflows a 64-bit integer (SQLite has nothing wider).
 MIB = 1 << 20
+GIB = 1 << 30
 
 
 class UsageSampleQuerySet(models.QuerySet):

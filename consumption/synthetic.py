@@ -14,9 +14,9 @@ from typing import TextIO
 
 from reports_site.tenancy.models import Tenant
 
+from .models import GIB
 from .parsing import FIELDS
 
-GIB = 1 << 30
 GPU_SIZES = [Decimal("0.25"), Decimal("0.5"), Decimal(1), Decimal(1), Decimal(2), Decimal(4), 8]
 
 

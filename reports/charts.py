@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import ClassVar
 
 from .reading import hours_text
 
@@ -21,6 +22,8 @@ class Line:
 
 @dataclass(frozen=True)
 class DailyChart:
+    width: ClassVar[int] = WIDTH
+    height: ClassVar[int] = HEIGHT
     lines: list[Line]
     days: list[date]
     # The table behind the chart: a day, then each line's hours that day.

@@ -13,12 +13,12 @@ from operator import itemgetter
 from django.core.paginator import Page, Paginator
 
 from consumption.measures import MEASURES
+from consumption.models import GIB
 
 from .csv_export import CHART_SEGMENTS, FileRow, read_csv
 from .models import Report
 
 ROWS_PER_PAGE = 50
-GIB = 2**30
 _POSITION = {measure.name: number for number, measure in enumerate(MEASURES)}
 
 
@@ -113,7 +113,8 @@ def read_report(report: Report, *, sort: str | None, page: str | None) -> Readin
     columns = [Column(name, numeric=False) for name in head[:names]] + MEASURE_COLUMNS
     number, descending = _sort_of(sort, len(columns))
     if number is not None:
-        rows.sort(key=lambda row: _sort_key(_values(row, columns)[number]), reverse=descending)
+        column = columns[number]
+        rows.sort(key=lambda row: _sort_key(_value(row, column, number)), reverse=descending)
     shown = Paginator(rows, ROWS_PER_PAGE).get_page(page)
     shown.object_list = [_cells(row, columns) for row in shown.object_list]
     totals = FileRow(
@@ -158,9 +159,13 @@ def bars(segments: Iterable[tuple[str, Decimal, Decimal | None]]) -> list[Bar]:
     ]
 
 
+def _value(row: FileRow, column: Column, number: int):
+    # The segment's names come first: column `number` of them is name `number`.
+    return column.value(row.measures) if column.value else row.names[number]
+
+
 def _values(row: FileRow, columns: list[Column]) -> list:
-    names = iter(row.names)
-    return [column.value(row.measures) if column.value else next(names) for column in columns]
+    return [_value(row, column, number) for number, column in enumerate(columns)]
 
 
 def _cells(row: FileRow, columns: list[Column]) -> list[tuple[str, bool]]:

@@ -51,8 +51,9 @@ class DemoLogin:
 
 
 @transaction.atomic
-def seed_demo_org() -> list[DemoLogin]:
-    """Create (or bring back) the demo tenants, org trees and users; return their logins."""
+def seed_demo_org() -> None:
+    """Create (or bring back) the demo tenants, org trees and users (`demo_logins` says who
+    they are)."""
     tenants = {
         slug: _seed_tree(slug, name, clusters) for slug, (name, clusters) in DEMO_ORGS.items()
     }
@@ -60,7 +61,6 @@ def seed_demo_org() -> list[DemoLogin]:
         user = _seed_user(email, full_name, tenant=tenants[slug])
         _seed_rule(user, Role.objects.get(name=role_name), tenants[slug], scope)
     _seed_user(OPERATOR_EMAIL, "Otto Operator", tenant=None, is_staff=True, is_superuser=True)
-    return demo_logins()
 
 
 def demo_logins() -> list[DemoLogin]:

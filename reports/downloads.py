@@ -4,11 +4,15 @@ import shutil
 import tempfile
 import zipfile
 
-from django.http import FileResponse
+from django.conf import settings
+from django.http import FileResponse, HttpResponse, HttpResponseRedirect
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.utils.text import slugify
 
 from .models import Report
+
+CSV_TYPE = "text/csv; charset=utf-8"
 
 
 def download_name(report: Report) -> str:
@@ -17,13 +21,27 @@ def download_name(report: Report) -> str:
     return f"{slugify(report.name, allow_unicode=True) or 'report'}.csv"
 
 
-def csv_response(report: Report) -> FileResponse:
-    """The file of a Ready report (the caller checks that it is Ready and visible)."""
+def csv_response(report: Report) -> HttpResponse:
+    """The file of a Ready report (the caller checks that it is Ready and visible): streamed,
+    or, with S3_DOWNLOAD_REDIRECT, a redirect to the object's URL, signed for
+    S3_URL_EXPIRY_SECONDS and answering with the same name and type."""
+    if settings.S3_DOWNLOAD_REDIRECT:
+        url = report.file.storage.url(
+            report.file.name,
+            parameters={
+                "ResponseContentDisposition": content_disposition_header(
+                    as_attachment=True, filename=download_name(report)
+                ),
+                "ResponseContentType": CSV_TYPE,
+            },
+            expire=settings.S3_URL_EXPIRY_SECONDS,
+        )
+        return HttpResponseRedirect(url)
     return FileResponse(
         report.file.open("rb"),
         as_attachment=True,
         filename=download_name(report),
-        content_type="text/csv; charset=utf-8",
+        content_type=CSV_TYPE,
     )
 
 

@@ -11,8 +11,10 @@ from django.db.models import Max
 from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.brokers.orm import ORM
+from django_q.brokers.redis_broker import Redis
 from django_q.conf import Conf
 from django_q.models import OrmQ, Task
+from django_q.signing import SignedPackage
 
 from .models import Report, ReportStatus
 
@@ -27,11 +29,23 @@ class QueuedTask:
 
 
 def queued_tasks() -> list[QueuedTask] | None:
-    """The tasks in the broker, or None when the broker cannot be read this way (only the ORM
-    broker keeps its tasks where they can be listed)."""
+    """The tasks in the broker, or None when it cannot be read (a broker of another kind).
+
+    The ORM broker keeps a task that a cluster took until the cluster acknowledges it; Redis
+    keeps only the tasks that no cluster has taken yet, so on Redis a task taken by a cluster
+    that died is known only by its report staying Pending."""
     broker = get_broker()
-    if not isinstance(broker, ORM):
-        return None
+    if isinstance(broker, ORM):
+        return _orm_tasks(broker)
+    if isinstance(broker, Redis):
+        return [
+            QueuedTask(_report_id(task), since=task.get("started") or timezone.now(), taken=False)
+            for task in map(_decoded, broker.connection.lrange(broker.list_key, 0, -1))
+        ]
+    return None
+
+
+def _orm_tasks(broker: ORM) -> list[QueuedTask]:
     now = timezone.now()
     retry = timedelta(seconds=Conf.RETRY)
     found = []
@@ -39,11 +53,23 @@ def queued_tasks() -> list[QueuedTask] | None:
         # A cluster that takes a task locks it for RETRY seconds, and then it is offered again.
         taken = row.lock is not None and row.lock > now
         since = (row.lock - retry) if taken else (row.lock or now)
-        task = row.task  # an unreadable payload decodes to a placeholder without "func"
-        args = task.get("args") or ()
-        report_id = str(args[0]) if task.get("func") == BUILD_TASK and args else None
-        found.append(QueuedTask(report_id, since, taken))
+        found.append(QueuedTask(_report_id(row.task), since, taken))
     return found
+
+
+def _decoded(payload: bytes) -> dict:
+    """A task as the broker holds it; an unreadable one as a placeholder without "func" (as
+    django-q2's OrmQ.task does)."""
+    try:
+        return SignedPackage.loads(payload)
+    except Exception as error:
+        return {"id": f"*{error.__class__.__name__}"}
+
+
+def _report_id(task: dict) -> str | None:
+    """The report of a build task."""
+    args = task.get("args") or ()
+    return str(args[0]) if task.get("func") == BUILD_TASK and args else None
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,17 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be a whole number; got {value!r}") from None
 
 
+def env_float(name: str, default: float) -> float:
+    """A number from the environment; anything else is an error."""
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number; got {value!r}") from None
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     """A comma-separated list from the environment."""
     value = os.environ.get(name)
@@ -175,8 +186,42 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "media/"
+
+
+# Report files: local files under MEDIA_ROOT, or objects in an S3-compatible bucket when S3_BUCKET
+# is set (django-storages). Credentials left unset come from boto3's own sources (its environment
+# variables, an instance role). The objects stay private: downloads check permissions first, then
+# stream the object, or with S3_DOWNLOAD_REDIRECT=1 redirect to a URL signed for
+# S3_URL_EXPIRY_SECONDS.
+def report_files_storage() -> dict:
+    """The storage of report files, as the environment configures it."""
+    bucket = os.environ.get("S3_BUCKET", "").strip()
+    if not bucket:
+        if env_bool("S3_DOWNLOAD_REDIRECT", False):
+            raise ImproperlyConfigured(
+                "S3_DOWNLOAD_REDIRECT needs S3_BUCKET: local files are streamed."
+            )
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "location": os.environ.get("S3_PREFIX", "").strip().strip("/"),
+            "endpoint_url": os.environ.get("S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("S3_REGION") or None,
+            "access_key": os.environ.get("S3_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("S3_SECRET_ACCESS_KEY") or None,
+            "addressing_style": os.environ.get("S3_ADDRESSING_STYLE") or None,
+            "signature_version": "s3v4",
+            "default_acl": None,
+        },
+    }
+
+
+S3_DOWNLOAD_REDIRECT = env_bool("S3_DOWNLOAD_REDIRECT", False)
+S3_URL_EXPIRY_SECONDS = env_int("S3_URL_EXPIRY_SECONDS", 300)
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": report_files_storage(),
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -254,9 +299,13 @@ AXES_DISABLE_ACCESS_LOG = True
 
 # Background work: django-q2. The ORM broker needs no extra service; a build that outlives
 # `timeout` is stopped, and `retry` is well above it so a task is never run twice at once.
+# With REDIS_URL, the queue is in Redis (django-q2's Redis broker): a cluster takes a task the
+# moment it is queued. Without it, the ORM broker polls the database every Q_POLL_SECONDS.
+REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 Q_CLUSTER = {
     "name": "reports",
-    "orm": "default",
+    **({"redis": REDIS_URL} if REDIS_URL else {"orm": "default"}),
+    "poll": env_float("Q_POLL_SECONDS", 0.05),
     "workers": env_int("Q_WORKERS", 2),
     "timeout": env_int("Q_TIMEOUT", 600),
     "retry": env_int("Q_RETRY", 900),
@@ -265,6 +314,14 @@ Q_CLUSTER = {
     "save_limit": 1000,
     "ack_failures": True,
 }
+
+# What every process must see alike is cached in Redis when REDIS_URL is set (django-q2's cluster
+# statistics, and sessions in front of the database); each process keeps its own cache otherwise.
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # Reports: the longest collection period, and how long reports are kept (0: forever).
 REPORT_MAX_PERIOD_DAYS = env_int("REPORT_MAX_PERIOD_DAYS", 366)

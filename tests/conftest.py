@@ -1,5 +1,7 @@
 import pytest
+from django_q.conf import Conf
 
+from reports_site.settings import report_files_storage
 from tests.consumption.samples import sample, save_samples
 from tests.factories import (
     ClusterFactory,
@@ -9,6 +11,7 @@ from tests.factories import (
     UserFactory,
     grant,
 )
+from tests.servers import S3Server, redis_database
 
 
 @pytest.fixture(autouse=True)
@@ -118,3 +121,49 @@ def no_queue(monkeypatch) -> list:
     queued = []
     monkeypatch.setattr("reports.services.enqueue_build", queued.append)
     return queued
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """moto's S3-compatible server, for the session."""
+    with S3Server(tmp_path_factory.mktemp("s3") / "moto.log") as server:
+        yield server
+
+
+@pytest.fixture
+def s3_bucket(s3_server, settings, monkeypatch) -> str:
+    """Report files go to a new bucket of the S3-compatible server, under the prefix "site", as
+    the S3_* environment variables configure it (worker processes started by the test inherit
+    them)."""
+    bucket = s3_server.new_bucket()
+    for name, value in s3_server.environment(bucket, prefix="site").items():
+        monkeypatch.setenv(name, value)
+    settings.STORAGES = {**settings.STORAGES, "default": report_files_storage()}
+    return bucket
+
+
+@pytest.fixture(params=["local files", "S3"])
+def report_storage(request) -> str:
+    """Runs the test once on local files and once on the S3-compatible server."""
+    if request.param == "S3":
+        request.getfixturevalue("s3_bucket")
+    return request.param
+
+
+@pytest.fixture
+def redis_broker(monkeypatch) -> str:
+    """django-q2's Redis broker, on a database of the machine's Redis emptied for the test: in
+    this process, and (through REDIS_URL) in the worker processes that the test starts."""
+    url = redis_database()
+    monkeypatch.setenv("REDIS_URL", url)
+    monkeypatch.setattr(Conf, "ORM", None)
+    monkeypatch.setattr(Conf, "REDIS", url)
+    return url
+
+
+@pytest.fixture(params=["ORM", "Redis"])
+def broker(request) -> str:
+    """Runs the test once with the ORM broker and once with Redis."""
+    if request.param == "Redis":
+        request.getfixturevalue("redis_broker")
+    return request.param

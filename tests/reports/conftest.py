@@ -1,5 +1,8 @@
 from datetime import datetime
 
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
 from reports.models import Report
 from reports.services import create_report
 from reports.tasks import build_report
@@ -13,3 +16,16 @@ def ready_report(subject, name: str, **fields) -> Report:
     build_report(str(report.pk))
     report.refresh_from_db()
     return report
+
+
+def stored_files() -> list[str]:
+    """The names of the files in the reports folder of storage (local files, or a bucket)."""
+    try:
+        return sorted(default_storage.listdir("reports")[1])
+    except FileNotFoundError:
+        return []
+
+
+def store(name: str, text: str) -> None:
+    """Write a file into the reports folder of storage, as something other than a build."""
+    default_storage.save(f"reports/{name}", ContentFile(text.encode()))

@@ -18,7 +18,7 @@ from reports.tasks import (
     sweep_stuck_builds,
 )
 from tests.consumption.samples import sample, save_samples
-from tests.reports.conftest import MARCH
+from tests.reports.conftest import MARCH, stored_files
 
 HOURS = "GPU allocation hours,GPU Idle hours,CPU cores allocation hours,CPU cores usage hours,"
 BYTES = "CPU Memory bytes allocation hours,CPU Memory bytes usage hours"
@@ -138,17 +138,19 @@ class TestLifecycle:
         assert build_report(str(report.pk)) == "ready"
         assert build_report(str(report.pk)).startswith("not claimed")
 
-    def test_building_again_leaves_one_file_with_the_same_content(self, viewer, usage, media):
+    def test_building_again_leaves_one_file_with_the_same_content(
+        self, viewer, usage, report_storage
+    ):
         report = new_report(viewer)
         build_report(str(report.pk))
         first = csv_text(report)
         Report.objects.filter(pk=report.pk).update(status=ReportStatus.PENDING)
         assert build_report(str(report.pk)) == "ready"
         assert csv_text(report) == first
-        assert [p.name for p in (media / "reports").iterdir()] == [f"{report.pk}.csv"]
+        assert stored_files() == [f"{report.pk}.csv"]
 
     def test_a_report_deleted_during_its_build_leaves_no_file(
-        self, viewer, usage, media, monkeypatch
+        self, viewer, usage, report_storage, monkeypatch
     ):
         report = new_report(viewer)
         real_write = tasks.write_csv
@@ -159,7 +161,7 @@ class TestLifecycle:
 
         monkeypatch.setattr("reports.tasks.write_csv", write_then_delete)
         assert build_report(str(report.pk)).startswith("discarded")
-        assert list((media / "reports").iterdir()) == []
+        assert stored_files() == []
 
 
 @pytest.mark.django_db
@@ -194,7 +196,7 @@ class TestSweeperAndRetention:
         assert sweep_stuck_builds() == "0 re-queued, 0 failed"
 
     def test_retention_deletes_old_reports_and_their_files(
-        self, viewer, usage, settings, media, django_capture_on_commit_callbacks
+        self, viewer, usage, settings, report_storage, django_capture_on_commit_callbacks
     ):
         settings.REPORT_RETENTION_DAYS = 90
         old, new = new_report(viewer, name="Old"), new_report(viewer, name="New")
@@ -203,7 +205,7 @@ class TestSweeperAndRetention:
         with django_capture_on_commit_callbacks(execute=True):
             assert delete_expired_reports() == "1 deleted"
         assert list(Report.objects.all()) == [new]
-        assert list((media / "reports").iterdir()) == []
+        assert stored_files() == []
 
     def test_retention_zero_keeps_everything(self, viewer, usage, settings):
         settings.REPORT_RETENTION_DAYS = 0

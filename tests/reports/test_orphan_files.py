@@ -13,15 +13,10 @@ from django_q.models import OrmQ
 from reports.models import Report
 from reports.services import create_report, delete_reports
 from reports.tasks import build_report
-from tests.reports.conftest import MARCH
+from tests.reports.conftest import MARCH, stored_files
 from tests.worker import start_worker, stop
 
 PAIRS = 500
-
-
-def files_in(media) -> list[str]:
-    folder = media / "reports"
-    return sorted(path.name for path in folder.iterdir()) if folder.exists() else []
 
 
 def wait_for_empty_queue(timeout: float = 120) -> None:
@@ -34,7 +29,7 @@ def wait_for_empty_queue(timeout: float = 120) -> None:
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_build_run_between_the_deletes_read_and_its_delete_leaves_no_file(
-    viewer, usage, media, no_queue
+    viewer, usage, report_storage, no_queue
 ):
     report = create_report(viewer, name="Raced", start=MARCH[0], end=MARCH[1])
     outcome = []
@@ -57,7 +52,7 @@ def test_a_build_run_between_the_deletes_read_and_its_delete_leaves_no_file(
         delete_reports(viewer, [report])
     builder.join(timeout=30)
     assert not Report.objects.exists()
-    assert files_in(media) == []
+    assert stored_files() == []
     assert outcome in (
         ["ready"],
         ["discarded: the report was deleted during the build"],
@@ -88,7 +83,7 @@ def test_deleting_right_after_creating_never_leaves_a_file(viewer, usage, media)
         stop(worker)
     assert sorted(Report.objects.values_list("pk", flat=True)) == sorted(kept)
     ready = Report.objects.exclude(file="").values_list("file", flat=True)
-    assert files_in(media) == sorted(name.removeprefix("reports/") for name in ready)
+    assert stored_files() == sorted(name.removeprefix("reports/") for name in ready)
 
 
 def wait_while_pending(report: Report, timeout: float = 30) -> None:

@@ -1,5 +1,5 @@
-"""Builds through a real `qcluster` process and the ORM broker, not sync mode: a report gets
-built, and a worker killed in the middle of a build does not leave it Processing."""
+"""Builds through a real `qcluster` process, not sync mode, with the ORM broker and with Redis: a
+report gets built, and a worker killed in the middle of a build does not leave it Processing."""
 
 import time
 
@@ -14,6 +14,7 @@ from tests.worker import HEARTBEAT_TIMEOUT, kill, start_worker, stop, wait_for
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.usefixtures("broker")
 class TestRealWorker:
     def test_a_worker_builds_the_report(self, viewer, usage, media):
         report = create_report(viewer, name="Built by a worker", start=MARCH[0], end=MARCH[1])

@@ -17,7 +17,7 @@ SKIPPED := $(strip $(if $(filter 1,$(SKIP_BROWSER_TESTS)),browser) \
 empty :=
 space := $(empty) $(empty)
 
-.PHONY: run test lint format migrate browser prometheus clean
+.PHONY: run test lint format migrate browser prometheus services scale-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -95,9 +95,19 @@ else
 	fi
 endif
 
-test: lint browser prometheus
+# The machine's PostgreSQL and Redis, started when they are down (the Redis tests and the scale
+# check use them).
+services:
+	@bash .ci/services
+
+test: lint browser prometheus services
 	$(MANAGE) makemigrations --check --dry-run
 	$(BIN)/pytest $(if $(SKIPPED),-m "not $(subst $(space), and not ,$(SKIPPED))")
+
+# The whole site on several processes: two gunicorn web servers, two workers (one killed halfway),
+# PostgreSQL, Redis and an S3-compatible server; prints its figures (tests/scale_check.py).
+scale-check: $(VENV)/.installed-dev services
+	$(BIN)/python -m tests.scale_check
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -98,3 +98,68 @@ class TestSQLite:
         assert result.returncode == 0, result.stderr
         assert result.stdout.split() == ["wal", "IMMEDIATE", "30000"]
         assert (tmp_path / "db.sqlite3").exists()
+
+
+class TestSeveralMachines:
+    SCRIPT = (
+        "from django.conf import settings\n"
+        "from django.core.cache import caches\n"
+        "from django.core.files.storage import storages\n"
+        "from django_q.brokers import get_broker\n"
+        "files = storages['default']\n"
+        "print(type(get_broker()).__name__)\n"
+        "print(type(caches['default']).__name__)\n"
+        "print(settings.SESSION_ENGINE)\n"
+        "print(type(files).__name__)\n"
+        "print(getattr(files, 'bucket_name', '-'), getattr(files, 'location', '-'))\n"
+    )
+
+    def test_nothing_configured_is_one_machine(self, tmp_path):
+        result = manage("shell", "-v", "0", "-c", self.SCRIPT, VAR_DIR=str(tmp_path))
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines()[:4] == [
+            "ORM",
+            "LocMemCache",
+            "django.contrib.sessions.backends.db",
+            "FileSystemStorage",
+        ]
+
+    def test_redis_and_a_bucket_are_switched_on_by_the_environment(self, tmp_path):
+        result = manage(
+            "shell",
+            "-v",
+            "0",
+            "-c",
+            self.SCRIPT,
+            VAR_DIR=str(tmp_path),
+            REDIS_URL="redis://127.0.0.1:6379/15",
+            S3_BUCKET="team-reports",
+            S3_PREFIX="/production/",
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines() == [
+            "Redis",
+            "RedisCache",
+            "django.contrib.sessions.backends.cached_db",
+            "S3Storage",
+            "team-reports production",
+        ]
+
+    def test_production_with_redis_and_a_bucket_passes_the_deploy_check(self, tmp_path):
+        result = manage(
+            "check",
+            "--deploy",
+            "--fail-level",
+            "WARNING",
+            VAR_DIR=str(tmp_path),
+            REDIS_URL="redis://127.0.0.1:6379/15",
+            S3_BUCKET="team-reports",
+            S3_DOWNLOAD_REDIRECT="1",
+            **PRODUCTION_ENV,
+        )
+        assert result.returncode == 0, result.stderr
+
+    def test_a_poll_that_is_not_a_number_is_refused(self, tmp_path):
+        result = manage("check", VAR_DIR=str(tmp_path), Q_POLL_SECONDS="fast")
+        assert result.returncode != 0
+        assert "Q_POLL_SECONDS must be a number; got 'fast'" in result.stderr

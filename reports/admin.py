@@ -29,7 +29,8 @@ class ReportAdmin(admin.ModelAdmin):
     list_filter = ["status", "tenant", "type", "group_by"]
     list_select_related = ["tenant"]
     search_fields = ["name", "created_by"]
-    ordering = ["-created_at"]
+    # The primary key breaks ties, as the admin would add; the report_by_time index serves it.
+    ordering = ["-created_at", "-pk"]
     paginator = AdminPaginator
     show_full_result_count = False
     raw_id_fields = ["created_by_user", "created_by_service_account"]

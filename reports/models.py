@@ -221,6 +221,8 @@ class Report(models.Model):
                 name="report_by_tenant_and_status",
             ),
             models.Index(fields=["status", "heartbeat_at"], name="report_by_status"),
+            # The admin's list of every tenant's reports, newest first (see admin.py).
+            models.Index(fields=["-created_at", "-id"], name="report_by_time"),
         ]
 
     def __str__(self) -> str:

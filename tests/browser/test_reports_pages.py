@@ -138,6 +138,24 @@ class TestReportsInABrowser:
         expect(page.locator("th[aria-sort='descending']")).to_have_count(1)
         assert table_names(page) == sorted(reports, reverse=True)
 
+    def test_a_long_table_counts_only_so_far_and_still_reaches_its_end(
+        self, page, viewer, reports, monkeypatch
+    ):
+        # As a tenant with more than 10,000 reports sees it.
+        monkeypatch.setattr("reports.views.COUNT_LIMIT", 2)
+        log_in(page, viewer.email)
+        page.goto("/analytics/reports/?sort=name&per_page=1")
+        summary = page.locator(".table-summary")
+        expect(summary).to_have_text("More than 2 reports")
+        pages = page.get_by_role("navigation", name="Pages")
+        expect(pages.get_by_role("link")).to_have_text(["1", "2", "3", "Next", "Last"])
+
+        pages.get_by_role("link", name="Last").click()
+        expect(summary).to_have_text("4 reports")
+        assert table_names(page) == ["Vision only"]
+        pages.get_by_role("link", name="Previous").click()
+        expect(page.locator("#reports-table tbody th")).to_have_text(["Gamma later"])
+
     def test_a_hidden_column_stays_hidden_after_logging_in_again(self, page, viewer, reports):
         log_in(page, viewer.email)
         headers = page.locator("#reports-table thead th")

@@ -242,16 +242,17 @@ class TestReportList:
     @given(
         query=params(
             LIST_FIELDS,
-            st.one_of(values, SORTS, STATUSES, st.integers(-2, 12).map(str)),
+            st.one_of(values, SORTS, STATUSES, st.integers(-2, 12).map(str), st.just("last")),
         ),
         columns=st.none() | st.lists(st.sampled_from(COLUMNS)),
         count_limit=st.sampled_from([1, 3, 1000]),
         headers=htmx(),
     )
     def test_any_query(self, browser, site, monkeypatch, query, columns, count_limit, headers):
-        # A low limit, so that a search's capped count and the pages read from the far end of
-        # the few reports here are reached too.
+        # A low limit, so that a capped count, the pages past it and the pages read from the far
+        # end of the few reports here are reached too.
         monkeypatch.setattr("reports.views.SEARCH_COUNT_LIMIT", count_limit)
+        monkeypatch.setattr("reports.views.COUNT_LIMIT", count_limit)
         with rolled_back():
             if columns is not None:
                 url = reverse("reports:report_columns")

@@ -223,6 +223,8 @@ class Report(models.Model):
             models.Index(fields=["status", "heartbeat_at"], name="report_by_status"),
             # The admin's list of every tenant's reports, newest first (see admin.py).
             models.Index(fields=["-created_at", "-id"], name="report_by_time"),
+            # ... and sorted by name (then newest first, as the admin breaks ties).
+            models.Index(fields=["name_key", "-created_at", "-id"], name="report_by_name"),
         ]
 
     def __str__(self) -> str:

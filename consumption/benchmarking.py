@@ -32,13 +32,20 @@ class LoadedUsage:
     import_output: str
 
 
+PROJECTS_HELP = "projects per department (2 clusters x 5 departments)"
+
+
 def load_scratch_usage(tenant: Tenant, samples: int, days: int, projects: int) -> LoadedUsage:
-    """Hourly samples of enough workloads to make `samples` over `days` days ending at END."""
+    """About `samples` hourly samples over `days` days ending at END, of workloads in `projects`
+    projects per department (PROJECTS_HELP): enough workloads running all the time to make
+    them, or, when that would leave some project and node pool empty, one workload in each,
+    running in spells."""
     placements = synthetic_placements(clusters=2, departments=5, projects=projects)
     hours = days * 24
-    workloads = math.ceil(samples / hours)
+    workloads = max(math.ceil(samples / hours), len(placements))
+    busy = min(1.0, samples / (workloads * hours))
     start = END - timedelta(days=days)
-    rows = usage_rows(placements, workloads=workloads, start=start, hours=hours, busy=1.0)
+    rows = usage_rows(placements, workloads=workloads, start=start, hours=hours, busy=busy)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "usage.csv"
         started = time.perf_counter()

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
 from consumption.aggregation import consumption_rows, raw_sample_sums
-from consumption.benchmarking import END, load_scratch_usage
+from consumption.benchmarking import END, PROJECTS_HELP, load_scratch_usage
 from consumption.measures import Segment
 from reports_site.tenancy.models import Project, Tenant
 
@@ -27,9 +27,7 @@ class Command(BaseCommand):
         parser.add_argument("--samples", type=int, required=True, metavar="N")
         parser.add_argument("--days", type=int, default=365, help="days the samples span")
         parser.add_argument("--repeat", type=int, default=5, help="runs per timing (median)")
-        parser.add_argument(
-            "--projects", type=int, default=5, help="projects per department (2 clusters x 5)"
-        )
+        parser.add_argument("--projects", type=int, default=5, help=PROJECTS_HELP)
         parser.add_argument(
             "--keep", action="store_true", help="keep the scratch tenant and its data"
         )

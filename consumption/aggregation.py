@@ -16,6 +16,7 @@ from decimal import Decimal
 from django.db.models import F, IntegerField, QuerySet, Sum, Value
 from django.db.models.functions import Greatest, Least
 
+from reports_site.lookups import AnyOf
 from reports_site.tenancy.models import Project, Tenant
 
 from .measures import MEASURES, SUMS, Segment
@@ -163,9 +164,10 @@ def _epoch(moment: datetime, name: str) -> int:
 
 def _allowed_projects(tenant: Tenant, projects, filters: Filters) -> QuerySet:
     allowed = Project.objects.for_tenant(tenant)
-    allowed = allowed.filter(
-        pk__in=projects.values("pk") if isinstance(projects, QuerySet) else projects
-    )
+    if isinstance(projects, QuerySet):
+        allowed = allowed.filter(pk__in=projects.values("pk"))
+    else:  # a report's projects: often thousands of ids, sent as one parameter
+        allowed = allowed.filter(AnyOf(F("pk"), projects))
     if "projectName" in filters:
         allowed = allowed.filter(name__in=filters["projectName"])
     if "departmentName" in filters:

@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db import models
 from django.db.models import F, Q, Value
 
+from reports_site.lookups import AnyOf
 from reports_site.tenancy.models import Cluster, Department, NodePool, Project
 
 from .models import HOUR_SECONDS, MIB, MICRO
@@ -46,7 +47,7 @@ class Grouping:
 
     def names_of(self, ids) -> dict[int, tuple[str, ...]]:
         """The names of these segments, by id."""
-        units = self.model.objects.filter(pk__in=list(ids)).values_list("pk", *self.names)
+        units = self.model.objects.filter(AnyOf(F("pk"), ids)).values_list("pk", *self.names)
         return {pk: tuple(names) for pk, *names in units}
 
     def ids_of(self, tenant, segments: Iterable[tuple[str, ...]]) -> list[int]:

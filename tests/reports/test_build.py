@@ -17,7 +17,9 @@ from reports.tasks import (
     delete_expired_reports,
     sweep_stuck_builds,
 )
+from reports_site.tenancy.models import Project
 from tests.consumption.samples import sample, save_samples
+from tests.factories import grant
 from tests.reports.conftest import MARCH, stored_files
 
 HOURS = "GPU allocation hours,GPU Idle hours,CPU cores allocation hours,CPU cores usage hours,"
@@ -162,6 +164,42 @@ class TestLifecycle:
         monkeypatch.setattr("reports.tasks.write_csv", write_then_delete)
         assert build_report(str(report.pk)).startswith("discarded")
         assert stored_files() == []
+
+
+@pytest.mark.django_db
+class TestManyProjects:
+    """A report's projects reach the build as one list of ids, however many there are."""
+
+    @pytest.fixture
+    def permitted(self, bob, org) -> dict[str, int]:
+        """1,200 projects of research, with n GPU hours in project pNNNN; bob may read the odd
+        ones, each by a rule of its own. Returns bob's projects' GPU hours by name."""
+        projects = Project.objects.bulk_create(
+            Project(cluster=org["east"], department=org["research"], name=f"p{n:04}")
+            for n in range(1, 1201)
+        )
+        save_samples(
+            *(sample(p, "2026-03-10T10:00Z", 3600, gpu=n) for n, p in enumerate(projects, 1))
+        )
+        for project in projects[::2]:
+            grant(bob, "L1 researcher", project)
+        return {p.name: n for n, p in enumerate(projects, 1) if n % 2}
+
+    def test_a_project_report_holds_each_permitted_project(self, bob, permitted):
+        report = new_report(bob)
+        build_report(str(report.pk))
+        assert csv_text(report).splitlines()[1:] == [
+            f"east,research,{name},{hours}.0000,0.0000,0.0000,0.0000,0,0"
+            for name, hours in sorted(permitted.items())
+        ]
+
+    def test_a_department_report_sums_only_the_permitted_projects(self, bob, permitted):
+        report = new_report(bob, group_by="Department")
+        build_report(str(report.pk))
+        total = sum(permitted.values())
+        assert csv_text(report).splitlines()[1:] == [
+            f"east,research,{total}.0000,0.0000,0.0000,0.0000,0,0"
+        ]
 
 
 @pytest.mark.django_db

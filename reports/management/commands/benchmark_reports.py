@@ -9,19 +9,17 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
-from django_q.models import Task
 
 from consumption.benchmarking import END, PROJECTS_HELP, load_scratch_usage
 from consumption.measures import Segment
 from reports.models import Report, ReportStatus
-from reports.services import build_task_name, create_report
+from reports.services import create_report
 from reports_site.tenancy.models import AccessRule, Project, Role, ScopeType, Tenant, User
 
 
@@ -29,9 +27,8 @@ class Command(BaseCommand):
     help = (
         "Load N usage samples into a scratch tenant (as benchmark_consumption does), start a "
         "real `qcluster` on this database, then create 30-day and 365-day reports of every "
-        "segment and time each from creation to Ready, and its build in the worker (the rest is "
-        "the wait for the worker to take it). Prints the median and worst times and the "
-        "worker's peak memory, then removes the scratch data."
+        "segment and time each from creation to Ready. Prints the median and worst times and "
+        "the worker's peak memory, then removes the scratch data."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -62,19 +59,15 @@ class Command(BaseCommand):
             )
             worker = _start_worker()
             time.sleep(3)  # let the cluster start
-            self.stdout.write(
-                f"{'period':<8} {'segment':<11} {'median s':>9} {'worst s':>8} {'build s':>8}"
-            )
+            self.stdout.write(f"{'period':<8} {'segment':<11} {'median s':>9} {'worst s':>8}")
             for period in (30, 365):
                 for group_by in Segment.values:
-                    runs = [
+                    timings = [
                         self._time_report(analyst, period, group_by, run) for run in range(repeat)
                     ]
-                    timings = [seconds for _, seconds in runs]
-                    builds = _build_seconds(report for report, _ in runs)
                     self.stdout.write(
                         f"{period:>3}-day  {group_by:<11} {statistics.median(timings):>9.2f} "
-                        f"{max(timings):>8.2f} {statistics.median(builds):>8.2f}"
+                        f"{max(timings):>8.2f}"
                     )
             self.stdout.write(f"peak memory of a worker process: {_peak_mb(worker):,.0f} MB")
         finally:
@@ -84,10 +77,8 @@ class Command(BaseCommand):
             tenant.delete()
             self.stdout.write("removed the scratch data")
 
-    def _time_report(
-        self, analyst: User, period: int, group_by: str, run: int
-    ) -> tuple[Report, float]:
-        """The report, made by `analyst` and built by the worker, and its seconds to Ready."""
+    def _time_report(self, analyst: User, period: int, group_by: str, run: int) -> float:
+        """Seconds from creating a report (as `analyst`) to its being Ready."""
         started = time.perf_counter()
         report = create_report(
             analyst,
@@ -100,22 +91,10 @@ class Command(BaseCommand):
         while True:
             status = Report.objects.filter(pk=report.pk).values_list("status", flat=True)[0]
             if status == ReportStatus.READY:
-                return report, time.perf_counter() - started
+                return time.perf_counter() - started
             if status == ReportStatus.FAILED or time.perf_counter() > deadline:
                 raise CommandError(f"report {report.pk} ended {status}")
             time.sleep(0.01)
-
-
-def _build_seconds(reports: Iterable[Report]) -> list[float]:
-    """How long the worker ran each report's build task (django-q2 records a task once it
-    ends, a moment after the report is Ready)."""
-    names = {build_task_name(report.pk) for report in reports}
-    deadline = time.perf_counter() + 10
-    while len(tasks := list(Task.objects.filter(name__in=names))) < len(names):
-        if time.perf_counter() > deadline:
-            raise CommandError("the worker recorded no task of some build")
-        time.sleep(0.05)
-    return [(task.stopped - task.started).total_seconds() for task in tasks]
 
 
 def _start_worker() -> subprocess.Popen:

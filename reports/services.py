@@ -149,12 +149,7 @@ def refusal_message(refused: Iterable[Report]) -> str:
 def enqueue_build(report_id) -> None:
     from django_q.tasks import async_task
 
-    async_task("reports.tasks.build_report", str(report_id), task_name=build_task_name(report_id))
-
-
-def build_task_name(report_id) -> str:
-    """The name of the report's build task in django-q2's queue and records."""
-    return f"report {report_id}"
+    async_task("reports.tasks.build_report", str(report_id), task_name=f"report {report_id}")
 
 
 def requeue(reports: Iterable[Report]) -> int:

@@ -315,8 +315,9 @@ Q_CLUSTER = {
     "ack_failures": True,
 }
 
-# What every process must see alike is cached in Redis when REDIS_URL is set (django-q2's cluster
-# statistics, and sessions in front of the database); each process keeps its own cache otherwise.
+# With REDIS_URL, the cache every process shares is in Redis, and sessions are read through it
+# (kept in the database); each process keeps its own cache otherwise. (django-q2's cluster
+# statistics go to Redis through its broker.)
 if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}

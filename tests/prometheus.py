@@ -8,7 +8,6 @@ History is written as OpenMetrics text (`OpenMetricsWriter`), turned into TSDB b
 import math
 import re
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -19,6 +18,8 @@ from types import TracebackType
 from typing import Literal, Self
 
 import pytest
+
+from tests.servers import free_port
 
 _METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
@@ -183,7 +184,7 @@ class PrometheusServer:
         self.config_path.write_text("global: {}\nscrape_configs: []\n")
         # The free port could be taken between our probe and Prometheus's bind; try another then.
         for _ in range(3):
-            port = _free_port()
+            port = free_port()
             self._launch(port)
             if self._wait_until_ready():
                 self.url = f"http://127.0.0.1:{port}"
@@ -262,9 +263,3 @@ class PrometheusServer:
 
 # Local addresses only: a proxy from the environment must not come between.
 _direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]

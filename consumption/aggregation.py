@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from django.db.models import F, IntegerField, QuerySet, Sum, Value
-from django.db.models.functions import Greatest, Least
+from django.db.models import BigIntegerField, F, QuerySet, Sum, Value
+from django.db.models.functions import Cast, Greatest, Least
 
 from reports_site.lookups import AnyOf
 from reports_site.tenancy.models import Project, Tenant
 
-from .measures import MEASURES, SUMS, Segment
+from .measures import MEASURES, SUMS, Segment, measure_values
 from .models import DAY_SECONDS, MAX_DURATION_SECONDS, UsageRollup, UsageSample
 
 FILTER_FIELDS = ("projectName", "departmentName", "clusterId")
@@ -181,7 +181,7 @@ def _rollup_sums(allowed: QuerySet, key: str, first_day: int, last_day: int) -> 
     return (
         UsageRollup.objects.filter(project_id__in=allowed, day__gte=first_day, day__lt=last_day)
         .values(key)
-        .annotate(**{f"sum_{name}": Sum(name) for name in SUMS})
+        .annotate(**{f"sum_{name}": _whole(Sum(name)) for name in SUMS})
         .values_list(key, *(f"sum_{name}" for name in SUMS))
         .order_by()
     )
@@ -204,13 +204,20 @@ def _sample_sums(allowed: QuerySet, key: str, window_start: int, window_end: int
         .values(key)
         .annotate(
             **{
-                f"sum_{name}": Sum(amount * overlap, output_field=IntegerField())
+                f"sum_{name}": _whole(Sum(amount * overlap, output_field=BigIntegerField()))
                 for name, amount in amounts.items()
             }
         )
         .values_list(key, *(f"sum_{name}" for name in SUMS))
         .order_by()
     )
+
+
+def _whole(total: Sum) -> Cast:
+    """A sum as a 64-bit integer: PostgreSQL sums bigints as numeric, which psycopg reads as
+    Decimal, a tenth of a report's time over 10,000 projects. A sum past 64 bits fails the
+    build (as SQLite's SUM does) rather than giving a wrong number."""
+    return Cast(total, BigIntegerField())
 
 
 def _add(totals: dict[int, list[int]], rows: Iterable[tuple]) -> None:
@@ -227,5 +234,4 @@ def _rows(group_by: str, totals: dict[int, list[int]]) -> list[ConsumptionRow]:
 
 
 def _row(segment: tuple[str, ...], sums: list[int]) -> ConsumptionRow:
-    parts = iter(sums)
-    return ConsumptionRow(segment, *(m.value([next(parts) for _ in m.sums]) for m in MEASURES))
+    return ConsumptionRow(segment, *measure_values(sums))

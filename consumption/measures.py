@@ -9,9 +9,11 @@ aggregation's ORM sums, the rollups' SQL and the CSV header are all made from th
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
+from functools import cached_property
+from itertools import accumulate
 
 from django.db import models
 from django.db.models import F, Q, Value
@@ -77,8 +79,9 @@ _GROUPINGS = {
     ),
 }
 
-_HOURS = Decimal("0.0001")
-_WHOLE = Decimal(1)
+HOUR_DECIMALS = 4  # hours are given to 4 decimals (spec 4.3)
+# Micro-seconds (millionths of a unit × seconds) in one 10,000th of an hour.
+_MICRO_SECONDS_PER_STEP = MICRO * HOUR_SECONDS // 10**HOUR_DECIMALS
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,7 @@ class Measure:
     amount: str
     in_mib: bool = False
 
-    @property
+    @cached_property
     def sums(self) -> tuple[str, ...]:
         """The rollup's columns (and the aggregation's sums) that keep this measure."""
         stem = self.amount.removesuffix("_micro").removesuffix("_bytes")
@@ -112,16 +115,22 @@ class Measure:
             return (a,)
         return (a / Value(MIB), a - a / Value(MIB) * Value(MIB))
 
-    def value(self, sums: list[int]) -> Decimal | int:
-        """The measure from its sums (in the order of `sums`)."""
+    def value(self, sums: Sequence[int]) -> Decimal | int:
+        """The measure from its sums (in the order of `sums`), rounded half up: hours to
+        HOUR_DECIMALS decimals, byte-hours to whole ones. Integer arithmetic throughout."""
         if not self.in_mib:
             (micro_seconds,) = sums
-            return (Decimal(micro_seconds) / (MICRO * HOUR_SECONDS)).quantize(
-                _HOURS, rounding=ROUND_HALF_UP
-            )
+            steps = _half_up(micro_seconds, _MICRO_SECONDS_PER_STEP)
+            return Decimal(steps).scaleb(-HOUR_DECIMALS)
         mib, rest = sums
-        byte_seconds = Decimal(mib * MIB + rest)
-        return int((byte_seconds / HOUR_SECONDS).quantize(_WHOLE, rounding=ROUND_HALF_UP))
+        return _half_up(mib * MIB + rest, HOUR_SECONDS)
+
+
+def _half_up(numerator: int, denominator: int) -> int:
+    """numerator / denominator (> 0) to the nearest integer, halves away from zero."""
+    quotient, remainder = divmod(abs(numerator), denominator)
+    quotient += 2 * remainder >= denominator
+    return quotient if numerator >= 0 else -quotient
 
 
 MEASURES = (
@@ -141,6 +150,18 @@ MEASURES = (
 )
 # Every sum behind the measures, in order: the rollup's columns.
 SUMS = tuple(name for measure in MEASURES for name in measure.sums)
+# Each measure with the slice of SUMS that keeps it.
+_SPANS = tuple(
+    (measure, slice(end - len(measure.sums), end))
+    for measure, end in zip(MEASURES, accumulate(len(m.sums) for m in MEASURES), strict=True)
+)
+
+
+def measure_values(sums: Sequence[int]) -> list[Decimal | int]:
+    """The six measures, in the order of MEASURES, from all the sums (in the order of SUMS)."""
+    return [measure.value(sums[span]) for measure, span in _SPANS]
+
+
 # The amounts a sample stores, in the measures' order, as (name, type): the last fields of the
 # records that carry a sample by name (a parsed row, a collected pod-hour).
 AMOUNT_FIELDS = tuple((measure.amount, int) for measure in MEASURES)

@@ -161,12 +161,14 @@ class UsageRollup(models.Model):
     memory_used_rest = models.BigIntegerField("byte-seconds used (part below 1 MiB)")
 
     class Meta:
-        # Reports and refreshes both read a range of days of some projects.
+        # Reports and refreshes both read a range of days of some projects: the identity
+        # serves a few projects, the days a report over thousands (all rollups of a month).
         constraints = [
             models.UniqueConstraint(
                 fields=["project", "day", "nodepool"], name="usage_rollup_identity"
             )
         ]
+        indexes = [models.Index(fields=["day"], name="usage_rollup_by_day")]
 
     def __str__(self) -> str:
         return f"{self.project} / {self.nodepool.name} on day {self.day}"

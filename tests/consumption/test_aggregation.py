@@ -79,6 +79,23 @@ class TestMeasures:
         assert row.memory_allocation_byte_hours == 3
 
     @BOTH_PATHS
+    def test_exact_halves_round_up(self, tenant, org, use_rollups):
+        # Halves of the last place, which rounding half to even would take down: 0.02 GPU for
+        # 9 s = 0.00005 h, 0.25 core for 2 × 9 s = 0.00125 h, 200 bytes for 9 s = 0.5
+        # byte-hours. Just under a half rounds down.
+        save_samples(
+            sample(org["vision"], "2026-03-10T10:00Z", 9, gpu="0.02", cpu="0.25", memory=200),
+            sample(org["vision"], "2026-03-10T11:00Z", 9, workload="b", cpu="0.25"),
+            sample(org["vision"], "2026-03-10T12:00Z", 9, workload="c", memory_used=199),
+        )
+        [row] = rows(tenant, use_rollups=use_rollups)
+        assert row.gpu_allocation_hours == hours("0.0001")
+        assert row.cpu_allocation_hours == hours("0.0013")
+        assert row.memory_allocation_byte_hours == 1
+        assert row.memory_usage_byte_hours == 0  # 199 × 9 s = 0.4975 byte-hours
+        assert str(row.gpu_idle_hours) == "0.0000"
+
+    @BOTH_PATHS
     def test_a_sample_straddling_the_start_counts_pro_rata(self, tenant, org, use_rollups):
         save_samples(sample(org["vision"], "2026-02-28T23:30Z", 3600, gpu=1, cpu=2, memory=3600))
         [row] = rows(tenant, use_rollups=use_rollups)

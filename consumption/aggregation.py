@@ -16,7 +16,7 @@ from decimal import Decimal
 from django.db.models import BigIntegerField, F, QuerySet, Sum, Value
 from django.db.models.functions import Cast, Greatest, Least
 
-from reports_site.lookups import AnyOf
+from reports_site.lookups import AnyOf, plain_rows
 from reports_site.tenancy.models import Project, Tenant
 
 from .measures import MEASURES, SUMS, Segment, measure_values
@@ -90,7 +90,7 @@ def consumption_rows(
         first_day = -(-period_start // DAY_SECONDS)  # the first midnight inside the period
         last_day = period_end // DAY_SECONDS  # the last midnight inside the period
         if first_day < last_day:
-            _add(totals, _rollup_sums(allowed, key, first_day, last_day))
+            _add(totals, plain_rows(_rollup_sums(allowed, key, first_day, last_day)))
             windows = [
                 (period_start, first_day * DAY_SECONDS),
                 (last_day * DAY_SECONDS, period_end),
@@ -101,7 +101,7 @@ def consumption_rows(
         windows = [(period_start, period_end)]
     for window_start, window_end in windows:
         if window_start < window_end:
-            _add(totals, _sample_sums(allowed, key, window_start, window_end))
+            _add(totals, plain_rows(_sample_sums(allowed, key, window_start, window_end)))
     return _rows(group_by, totals)
 
 
@@ -222,9 +222,10 @@ def _whole(total: Sum) -> Cast:
 
 def _add(totals: dict[int, list[int]], rows: Iterable[tuple]) -> None:
     for segment_id, *sums in rows:
-        current = totals.setdefault(segment_id, [0] * len(SUMS))
-        for index, value in enumerate(sums):
-            current[index] += int(value or 0)
+        current = totals.get(segment_id)
+        totals[segment_id] = (
+            sums if current is None else [a + b for a, b in zip(current, sums, strict=True)]
+        )
 
 
 def _rows(group_by: str, totals: dict[int, list[int]]) -> list[ConsumptionRow]:

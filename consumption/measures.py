@@ -18,7 +18,7 @@ from itertools import accumulate
 from django.db import models
 from django.db.models import F, Q, Value
 
-from reports_site.lookups import AnyOf
+from reports_site.lookups import AnyOf, plain_rows
 from reports_site.tenancy.models import Cluster, Department, NodePool, Project
 
 from .models import HOUR_SECONDS, MIB, MICRO
@@ -50,7 +50,7 @@ class Grouping:
     def names_of(self, ids) -> dict[int, tuple[str, ...]]:
         """The names of these segments, by id."""
         units = self.model.objects.filter(AnyOf(F("pk"), ids)).values_list("pk", *self.names)
-        return {pk: tuple(names) for pk, *names in units}
+        return {pk: tuple(names) for pk, *names in plain_rows(units)}
 
     def ids_of(self, tenant, segments: Iterable[tuple[str, ...]]) -> list[int]:
         """The ids of these segments of the tenant, given by their names (as `names_of` gives

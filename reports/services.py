@@ -34,7 +34,8 @@ def create_report(
     """Validate, save as Pending (QUEUED_MESSAGE) and queue the build once the transaction
     commits. Raises PermissionDenied for a subject that may read no project, ValidationError
     (by field) for bad input, DuplicateReportName for a name the tenant already uses."""
-    project_ids = sorted(Project.objects.permitted(subject, "read").values_list("pk", flat=True))
+    readable = Project.objects.permitted(subject, "read").order_by()  # sorted here, as ids
+    project_ids = sorted(readable.values_list("pk", flat=True))
     if not project_ids:
         raise PermissionDenied("You need read access to at least one project to create a report.")
     report = checked_report(

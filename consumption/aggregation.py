@@ -8,7 +8,7 @@ integers, so the rollup path and the raw path give identical numbers.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -19,7 +19,8 @@ from django.db.models.functions import Cast, Greatest, Least
 from reports_site.lookups import AnyOf, plain_rows
 from reports_site.tenancy.models import Project, Tenant
 
-from .measures import MEASURES, SUMS, Segment, measure_values
+from .buckets import DEFAULT_TIME_ZONE, Bucket, Span, spans
+from .measures import MEASURES, SUMS, Grouping, Segment, measure_values
 from .models import DAY_SECONDS, MAX_DURATION_SECONDS, UsageRollup, UsageSample
 
 FILTER_FIELDS = ("projectName", "departmentName", "clusterId")
@@ -38,6 +39,7 @@ class ConsumptionRow:
     cpu_usage_hours: Decimal
     memory_allocation_byte_hours: int
     memory_usage_byte_hours: int
+    period_start: date | None = None  # the first day of the row's time bucket, if it has one
 
     @property
     def measures(self) -> tuple[Decimal | int, ...]:
@@ -73,36 +75,52 @@ def consumption_rows(
     filters: Filters | None = None,
     projects: QuerySet[Project] | Iterable[int],
     use_rollups: bool = True,
+    bucket: str | None = None,
+    time_zone: str = DEFAULT_TIME_ZONE,
 ) -> list[ConsumptionRow]:
     """The consumption of `tenant` during [start, end), one row per segment that has at least one
-    sample overlapping the period, sorted by the segment's names. Only `projects` (the projects
-    the requester may read, as a queryset or ids) count, narrowed by `filters`."""
+    sample overlapping the period, sorted by the segment's names; with a `bucket`, one row per
+    bucket of `time_zone` and segment, sorted by the bucket's first day and then the names.
+    Only `projects` (the projects the requester may read, as a queryset or ids) count,
+    narrowed by `filters`."""
     if group_by not in Segment.values:
         raise ValueError(f"Unknown segment {group_by!r}; use one of {', '.join(Segment.values)}.")
+    if bucket and bucket not in Bucket.values:
+        raise ValueError(f"Unknown bucket {bucket!r}; use one of {', '.join(Bucket.values)}.")
     period_start, period_end = _epoch(start, "start"), _epoch(end, "end")
     if period_start >= period_end:
         raise ValueError("The period's start must be before its end.")
 
+    grouping = Segment(group_by).grouping
     allowed = _allowed_projects(tenant, projects, filters or {})
-    key = Segment(group_by).grouping.key
-    totals: dict[int, list[int]] = {}
-    if use_rollups:
-        first_day = -(-period_start // DAY_SECONDS)  # the first midnight inside the period
-        last_day = period_end // DAY_SECONDS  # the last midnight inside the period
-        if first_day < last_day:
-            _add(totals, plain_rows(_rollup_sums(allowed, key, first_day, last_day)))
-            windows = [
-                (period_start, first_day * DAY_SECONDS),
-                (last_day * DAY_SECONDS, period_end),
+    parts = spans(period_start, period_end, bucket, time_zone)
+    # Each span's whole UTC days come from the daily rollups, the rest from the samples.
+    days: dict[int, int] = {}  # a whole UTC day: the span it belongs to
+    windows: list[tuple[int, int, int]] = []  # a span, and [start, end) of samples
+    for index, span in enumerate(parts):
+        first_day = -(-span.start // DAY_SECONDS)  # the first midnight inside the span
+        last_day = span.end // DAY_SECONDS  # the last midnight inside the span
+        if use_rollups and first_day < last_day:
+            days.update(dict.fromkeys(range(first_day, last_day), index))
+            windows += [
+                (index, span.start, first_day * DAY_SECONDS),
+                (index, last_day * DAY_SECONDS, span.end),
             ]
-        else:  # no whole day inside the period
-            windows = [(period_start, period_end)]
-    else:
-        windows = [(period_start, period_end)]
-    for window_start, window_end in windows:
+        else:
+            windows.append((index, span.start, span.end))
+
+    totals: dict[tuple[int, object], list[int]] = {}  # (span, segment): sums
+    if len(parts) == 1 and days:  # one span: its days summed by the database
+        _add(totals, 0, plain_rows(_rollup_sums(allowed, grouping, min(days), max(days) + 1)))
+    elif days:
+        for day, *row in plain_rows(_daily_rollup_sums(allowed, grouping, list(days))):
+            _add(totals, days[day], [row])
+    for index, window_start, window_end in windows:
         if window_start < window_end:
-            _add(totals, plain_rows(_sample_sums(allowed, key, window_start, window_end)))
-    return _rows(group_by, totals)
+            _add(
+                totals, index, plain_rows(_sample_sums(allowed, grouping, window_start, window_end))
+            )
+    return _rows(grouping, parts, totals)
 
 
 def daily_gpu_hours(
@@ -149,7 +167,7 @@ def raw_sample_sums(*, tenant: Tenant, start: datetime, end: datetime, group_by:
     allowed = Project.objects.for_tenant(tenant).values("pk")
     return list(
         _sample_sums(
-            allowed, Segment(group_by).grouping.key, _epoch(start, "start"), _epoch(end, "end")
+            allowed, Segment(group_by).grouping, _epoch(start, "start"), _epoch(end, "end")
         )
     )
 
@@ -177,22 +195,37 @@ def _allowed_projects(tenant: Tenant, projects, filters: Filters) -> QuerySet:
     return allowed.values("pk")
 
 
-def _rollup_sums(allowed: QuerySet, key: str, first_day: int, last_day: int) -> QuerySet:
-    return (
-        UsageRollup.objects.filter(project_id__in=allowed, day__gte=first_day, day__lt=last_day)
-        .values(key)
-        .annotate(**{f"sum_{name}": _whole(Sum(name)) for name in SUMS})
-        .values_list(key, *(f"sum_{name}" for name in SUMS))
-        .order_by()
+def _rollup_sums(allowed: QuerySet, grouping: Grouping, first_day: int, last_day: int):
+    """Sums over the rollups of the days [first_day, last_day), by segment."""
+    rollups = UsageRollup.objects.filter(
+        project_id__in=allowed, day__gte=first_day, day__lt=last_day
     )
+    return _summed(rollups, (grouping.key,), {f"sum_{name}": Sum(name) for name in SUMS})
 
 
-def _sample_sums(allowed: QuerySet, key: str, window_start: int, window_end: int) -> QuerySet:
-    """Sums over the raw samples, each prorated by its overlap with [window_start, window_end)."""
+def _daily_rollup_sums(allowed: QuerySet, grouping: Grouping, days: list[int]) -> QuerySet:
+    """Sums over the rollups of these days, by day and segment."""
+    rollups = UsageRollup.objects.filter(project_id__in=allowed).filter(AnyOf(F("day"), days))
+    sums = {f"sum_{name}": Sum(name) for name in SUMS}
+    return _summed(rollups, ("day", grouping.key), sums)
+
+
+def _summed(rows: QuerySet, fields: tuple[str, ...], sums: dict[str, Sum]) -> QuerySet:
+    """The rows grouped by `fields`, each sum as a 64-bit integer: PostgreSQL sums bigints as
+    numeric, which psycopg reads as Decimal, a tenth of a report's time over 10,000 projects.
+    A sum past 64 bits fails the build (as SQLite's SUM does) rather than giving a wrong
+    number."""
+    whole = {name: Cast(total, BigIntegerField()) for name, total in sums.items()}
+    return rows.values(*fields).annotate(**whole).values_list(*fields, *whole).order_by()
+
+
+def _sample_sums(allowed: QuerySet, grouping: Grouping, window_start: int, window_end: int):
+    """Sums over the raw samples, each prorated by its overlap with [window_start, window_end),
+    by segment."""
     end = F("start_epoch") + F("duration_seconds")
     overlap = Least(end, Value(window_end)) - Greatest(F("start_epoch"), Value(window_start))
     amounts = dict(zip(SUMS, (e for m in MEASURES for e in m.expressions()), strict=True))
-    return (
+    samples = (
         UsageSample.objects.filter(
             project_id__in=allowed,
             # A sample lasts at most a day, so only these starts can reach into the window.
@@ -201,38 +234,28 @@ def _sample_sums(allowed: QuerySet, key: str, window_start: int, window_end: int
         )
         .alias(sample_end=end)
         .filter(sample_end__gt=window_start)
-        .values(key)
-        .annotate(
-            **{
-                f"sum_{name}": _whole(Sum(amount * overlap, output_field=BigIntegerField()))
-                for name, amount in amounts.items()
-            }
-        )
-        .values_list(key, *(f"sum_{name}" for name in SUMS))
-        .order_by()
     )
+    sums = {
+        f"sum_{name}": Sum(amount * overlap, output_field=BigIntegerField())
+        for name, amount in amounts.items()
+    }
+    return _summed(samples, (grouping.key,), sums)
 
 
-def _whole(total: Sum) -> Cast:
-    """A sum as a 64-bit integer: PostgreSQL sums bigints as numeric, which psycopg reads as
-    Decimal, a tenth of a report's time over 10,000 projects. A sum past 64 bits fails the
-    build (as SQLite's SUM does) rather than giving a wrong number."""
-    return Cast(total, BigIntegerField())
-
-
-def _add(totals: dict[int, list[int]], rows: Iterable[tuple]) -> None:
+def _add(totals: dict, span: int, rows: Iterable[Sequence]) -> None:
+    """Add rows of (a segment's id, its sums...) to the span's totals."""
     for segment_id, *sums in rows:
-        current = totals.get(segment_id)
-        totals[segment_id] = (
+        key = (span, segment_id)
+        current = totals.get(key)
+        totals[key] = (
             sums if current is None else [a + b for a, b in zip(current, sums, strict=True)]
         )
 
 
-def _rows(group_by: str, totals: dict[int, list[int]]) -> list[ConsumptionRow]:
-    names = Segment(group_by).grouping.names_of(totals.keys())
-    rows = [_row(names[segment_id], sums) for segment_id, sums in totals.items()]
-    return sorted(rows, key=lambda row: row.segment)
-
-
-def _row(segment: tuple[str, ...], sums: list[int]) -> ConsumptionRow:
-    return ConsumptionRow(segment, *measure_values(sums))
+def _rows(grouping: Grouping, parts: list[Span], totals: dict) -> list[ConsumptionRow]:
+    names = grouping.names_of({segment for _, segment in totals})
+    rows = [
+        ConsumptionRow(names[segment], *measure_values(sums), period_start=parts[span].label)
+        for (span, segment), sums in totals.items()
+    ]
+    return sorted(rows, key=lambda row: (row.period_start, row.segment))

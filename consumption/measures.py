@@ -167,6 +167,11 @@ def measure_values(sums: Sequence[int]) -> list[Decimal | int]:
 AMOUNT_FIELDS = tuple((measure.amount, int) for measure in MEASURES)
 
 
-def header(segment: str) -> list[str]:
-    """A report's CSV header: the segment's columns, then the measures'."""
-    return [*Segment(segment).grouping.columns, *(m.column for m in MEASURES)]
+PERIOD_START = "Period start"  # the first column of a report with time buckets
+
+
+def header(segment: str, bucketed: bool = False) -> list[str]:
+    """A report's CSV header: the bucket's first day if it has buckets, the segment's columns,
+    then the measures'."""
+    leading = [PERIOD_START] if bucketed else []
+    return [*leading, *Segment(segment).grouping.columns, *(m.column for m in MEASURES)]

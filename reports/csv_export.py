@@ -7,6 +7,7 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import itemgetter
 from typing import BinaryIO, TextIO
 
 from consumption.aggregation import ConsumptionRow
@@ -18,10 +19,12 @@ CHART_SEGMENTS = 10  # the segments with the most GPU allocation hours, charted 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def write_csv(out: TextIO, group_by: str, rows: Iterable[ConsumptionRow]) -> int:
+def write_csv(
+    out: TextIO, group_by: str, rows: Iterable[ConsumptionRow], bucketed: bool = False
+) -> int:
     """Write the header and the rows; return how many rows were written."""
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header(group_by))
+    writer.writerow(header(group_by, bucketed))
     count = 0
     for row in rows:
         writer.writerow(cells(row))
@@ -30,18 +33,22 @@ def write_csv(out: TextIO, group_by: str, rows: Iterable[ConsumptionRow]) -> int
 
 
 def cells(row: ConsumptionRow) -> list[str]:
-    """A row as the CSV writes it."""
-    return [*map(_text_cell, row.segment), *map(_number_cell, row.measures)]
+    """A row as the CSV writes it: its bucket's first day (an ISO date) if it has one."""
+    leading = [] if row.period_start is None else [row.period_start.isoformat()]
+    return [*leading, *map(_text_cell, row.segment), *map(_number_cell, row.measures)]
 
 
-def summary(group_by: str, rows: list[ConsumptionRow]) -> dict:
+def summary(group_by: str, rows: list[ConsumptionRow], bucketed: bool = False) -> dict:
     """What the report's page shows, kept with the report while the build has its rows: the
     CSV's header and first rows (`preview`), and the segments with the most GPU allocation
-    hours, largest first, as [names joined by " / ", hours] (`top`)."""
-    top = heapq.nlargest(CHART_SEGMENTS, rows, key=lambda row: row.gpu_allocation_hours)
+    hours over the whole period, largest first, as [names joined by " / ", hours] (`top`)."""
+    hours: dict[tuple[str, ...], Decimal] = {}
+    for row in rows:
+        hours[row.segment] = hours.get(row.segment, 0) + row.gpu_allocation_hours
+    top = heapq.nlargest(CHART_SEGMENTS, hours.items(), key=itemgetter(1))
     return {
-        "preview": [header(group_by), *map(cells, rows[:PREVIEW_ROWS])],
-        "top": [[" / ".join(row.segment), _number_cell(row.gpu_allocation_hours)] for row in top],
+        "preview": [header(group_by, bucketed), *map(cells, rows[:PREVIEW_ROWS])],
+        "top": [[" / ".join(segment), _number_cell(total)] for segment, total in top],
     }
 
 

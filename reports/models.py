@@ -15,6 +15,7 @@ from django.db.models import F, Q, Value
 from django.utils import timezone
 
 from consumption.aggregation import parse_filters
+from consumption.buckets import DEFAULT_TIME_ZONE, Bucket, validate_time_zone
 from consumption.measures import Segment
 from reports_site.tenancy import permissions
 from reports_site.tenancy.models import ServiceAccount, Subject, Tenant, User
@@ -164,6 +165,17 @@ class Report(models.Model):
         default=Segment.PROJECT,
         error_messages={"invalid_choice": f"Choose one of {', '.join(Segment.values)}."},
     )
+    # Ours: rows per time bucket of a time zone (none: Run:ai's one row per segment).
+    bucket = models.CharField(
+        "rows per", max_length=10, choices=Bucket.choices, blank=True, default=""
+    )
+    time_zone = models.CharField(
+        "time zone",
+        max_length=64,
+        default=DEFAULT_TIME_ZONE,
+        validators=[validate_time_zone],
+        help_text="The IANA zone whose days, weeks and months the buckets are.",
+    )
     filter_by = models.JSONField(
         "filters",
         default=list,
@@ -276,6 +288,11 @@ class Report(models.Model):
             "filters": parse_filters(self.filter_by),
             "projects": self.project_ids,
         }
+
+    @property
+    def shape(self) -> dict:
+        """How the report's rows split the period: its bucket (or none) and time zone."""
+        return {"bucket": self.bucket or None, "time_zone": self.time_zone}
 
     @property
     def is_settled(self) -> bool:

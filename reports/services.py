@@ -10,6 +10,7 @@ from datetime import datetime
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
+from consumption.buckets import DEFAULT_TIME_ZONE
 from consumption.measures import Segment
 from reports_site.tenancy import permissions
 from reports_site.tenancy.models import Project, ServiceAccount, Subject
@@ -30,6 +31,8 @@ def create_report(
     description: str = "",
     group_by: str | None = None,
     filter_by: Iterable[str] = (),
+    bucket: str | None = None,
+    time_zone: str | None = None,
 ) -> Report:
     """Validate, save as Pending (QUEUED_MESSAGE) and queue the build once the transaction
     commits. Raises PermissionDenied for a subject that may read no project, ValidationError
@@ -45,6 +48,8 @@ def create_report(
         end=end,
         group_by=group_by,
         filter_by=filter_by,
+        bucket=bucket,
+        time_zone=time_zone,
         tenant_id=permissions.subject_tenant_id(subject),
         created_by=_creator_label(subject),
         project_ids=project_ids,
@@ -73,6 +78,8 @@ def run_again(subject: Subject, report: Report) -> Report:
         end=report.end,
         group_by=report.group_by,
         filter_by=report.filter_by,
+        bucket=report.bucket,
+        time_zone=report.time_zone,
     )
 
 
@@ -90,7 +97,7 @@ def free_name(tenant_id: int, name: str) -> str:
 
 
 # What a creator gives; the rest of a report is the service's to set.
-_GIVEN = {"name", "description", "start", "end", "group_by", "filter_by"}
+_GIVEN = {"name", "description", "start", "end", "group_by", "filter_by", "bucket", "time_zone"}
 
 
 def checked_report(
@@ -101,10 +108,13 @@ def checked_report(
     end: datetime,
     group_by: str | None,
     filter_by: Iterable[str],
+    bucket: str | None = None,
+    time_zone: str | None = None,
     **fields,
 ) -> Report:
-    """An unsaved report of these fields (text stripped, segmented by project unless said),
-    checked by the report's own rules: a ValidationError names each bad field (spec 4.1)."""
+    """An unsaved report of these fields (text stripped, segmented by project unless said, one
+    row per segment over the whole period in UTC unless said), checked by the report's own
+    rules: a ValidationError names each bad field (spec 4.1)."""
     report = Report(
         name=(name or "").strip(),
         description=(description or "").strip(),
@@ -112,6 +122,8 @@ def checked_report(
         end=end,
         group_by=group_by or Segment.PROJECT,
         filter_by=list(filter_by or []),
+        bucket=bucket or "",
+        time_zone=(time_zone or "").strip() or DEFAULT_TIME_ZONE,
         **fields,
     )
     report.full_clean(

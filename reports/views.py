@@ -148,9 +148,11 @@ def report_detail(request: HttpRequest, report_id) -> HttpResponse:
             context["chart"] = bars((label, Decimal(hours), None) for label, hours in kept)
         else:
             context["reading"], context["chart"] = reading, reading.chart
-            largest = reading.largest[:LINES]
-            daily = daily_gpu_hours(**report.selection, segments=largest)
-            context["daily"] = daily_chart(daily, largest)
+            # The daily lines are of segments of the whole period.
+            if not report.bucket:
+                largest = reading.largest[:LINES]
+                daily = daily_gpu_hours(**report.selection, segments=largest)
+                context["daily"] = daily_chart(daily, largest)
     return render(request, "reports/report_detail.html", context)
 
 

@@ -4,12 +4,22 @@ from rest_framework import serializers
 from rest_framework.fields import empty
 from rest_framework.settings import api_settings
 
+from consumption.buckets import Bucket
 from consumption.measures import Segment
 from reports.models import ReportStatus
 
 from .filtering import FIELDS
 
 INT32_MAX = 2**31 - 1
+# Our fields beyond Run:ai's: a request without them makes exactly Run:ai's report.
+BUCKET_HELP = (
+    "Extension (not in Run:ai's API): rows per Day, Week (ISO, Monday first) or Month of "
+    "timeZone, with a leading `Period start` column; null for one row per segment."
+)
+TIME_ZONE_HELP = (
+    "Extension (not in Run:ai's API): the IANA time zone of the buckets' days (default UTC)."
+)
+GROUP_BY_HELP = "`Workload` is an extension (not in Run:ai's API): a row per workload."
 
 
 class ReportSerializer(serializers.Serializer):
@@ -19,13 +29,19 @@ class ReportSerializer(serializers.Serializer):
     description = serializers.CharField()
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
-    groupBy = serializers.ChoiceField(source="group_by", choices=Segment.values)
+    groupBy = serializers.ChoiceField(
+        source="group_by", choices=Segment.values, help_text=GROUP_BY_HELP
+    )
     filterBy = serializers.ListField(source="filter_by", child=serializers.CharField())
     createdAt = serializers.DateTimeField(source="created_at")
     createdBy = serializers.CharField(source="created_by")
     status = serializers.ChoiceField(choices=ReportStatus.values)
     statusUpdatedAt = serializers.DateTimeField(source="status_updated_at")
     statusMessage = serializers.CharField(source="status_message")
+    bucket = serializers.ChoiceField(
+        source="shape.bucket", choices=Bucket.values, allow_null=True, help_text=BUCKET_HELP
+    )
+    timeZone = serializers.CharField(source="time_zone", help_text=TIME_ZONE_HELP)
 
 
 class ReportListSerializer(serializers.Serializer):
@@ -41,7 +57,12 @@ class ReportRequestSerializer(serializers.Serializer):
     start = serializers.DateTimeField(help_text="Start of the collection period, UTC, included.")
     end = serializers.DateTimeField(help_text="End of the collection period, UTC, excluded.")
     groupBy = serializers.ChoiceField(
-        source="group_by", choices=Segment.values, required=False, allow_null=True, default=None
+        source="group_by",
+        choices=Segment.values,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=GROUP_BY_HELP,
     )
     filterBy = serializers.ListField(
         source="filter_by",
@@ -49,6 +70,17 @@ class ReportRequestSerializer(serializers.Serializer):
         required=False,
         default=list,
         max_length=100,
+    )
+    bucket = serializers.ChoiceField(
+        choices=Bucket.values, required=False, allow_null=True, default=None, help_text=BUCKET_HELP
+    )
+    timeZone = serializers.CharField(
+        source="time_zone",
+        required=False,
+        allow_null=True,
+        default=None,
+        max_length=64,
+        help_text=TIME_ZONE_HELP,
     )
 
 

@@ -88,6 +88,8 @@ def _create(request: Request) -> Response:
             end=fields["end"].replace(microsecond=0),
             group_by=fields["group_by"],
             filter_by=fields["filter_by"],
+            bucket=fields["bucket"],
+            time_zone=fields["time_zone"],
         )
     except services.DuplicateReportName as duplicate:
         raise Conflict(" ".join(duplicate.messages)) from None

@@ -29,6 +29,9 @@ FIELDS = {
     "status",
     "statusUpdatedAt",
     "statusMessage",
+    # Ours, beyond Run:ai's
+    "bucket",
+    "timeZone",
 }
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_queue")]
@@ -85,8 +88,40 @@ class TestCreate:
             "status": "Pending",
             "statusUpdatedAt": None,
             "statusMessage": "Report in queue",
+            "bucket": None,
+            "timeZone": "UTC",
         }
         assert Report.objects.get(pk=report["id"]).created_by_service_account == robot
+
+    def test_rows_per_week_of_a_time_zone(self, api, usage):
+        response = api.post(
+            REPORTS,
+            body(groupBy="Cluster", bucket="Week", timeZone="America/New_York"),
+            format="json",
+        )
+        assert response.status_code == 202
+        sent = response.json()
+        assert (sent["groupBy"], sent["bucket"], sent["timeZone"]) == (
+            "Cluster",
+            "Week",
+            "America/New_York",
+        )
+        report = Report.objects.get(pk=response.json()["id"])
+        assert (report.bucket, report.time_zone) == ("Week", "America/New_York")
+
+    @pytest.mark.parametrize(
+        "extra, field, message",
+        [
+            ({"timeZone": "Mars/Olympus"}, "timeZone", "Unknown time zone 'Mars/Olympus'"),
+            ({"bucket": "Hour"}, "bucket", "not a valid choice"),
+        ],
+    )
+    def test_a_bad_bucket_or_time_zone_is_named(self, api, usage, extra, field, message):
+        response = api.post(REPORTS, body(**extra), format="json")
+        assert response.status_code == 400
+        assert f"{field}: " in response.json()["message"]
+        assert message in response.json()["message"]
+        assert not Report.objects.exists()
 
     def test_milliseconds_as_runai_clients_send_them_are_dropped(self, api, usage):
         response = api.post(

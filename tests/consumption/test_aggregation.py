@@ -336,5 +336,5 @@ class TestBadPeriods:
             rows(tenant, period=(datetime(2026, 3, 1), MARCH[1]))
 
     def test_unknown_segment(self, tenant):
-        with pytest.raises(ValueError, match="Unknown segment 'Workload'"):
-            rows(tenant, group_by="Workload")
+        with pytest.raises(ValueError, match="Unknown segment 'Job'"):
+            rows(tenant, group_by="Job")

@@ -1,14 +1,17 @@
 """Property: on random data, the rollup-backed aggregation, the raw-sample aggregation, and a
-brute-force sum in Python over the samples all give the same rows (spec 3.3, 4.3)."""
+brute-force sum in Python over the samples all give the same rows (spec 3.3, 4.3), for every
+segment, with and without time buckets, in UTC and in zones whose midnights are not UTC's (one
+of them changing its clocks inside the data: the United States on 8 March 2026)."""
 
 import decimal
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import transaction
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, settings, target
 from hypothesis import strategies as st
 
 from consumption.aggregation import consumption_rows
@@ -25,8 +28,13 @@ samples_strategy = st.lists(
     st.fixed_dictionaries(
         {
             "project": st.sampled_from(["vision", "nlp", "infra", "llm"]),
+            "workload": st.sampled_from(["train", "eval"]),
             "pool": st.sampled_from(["default", "a100"]),
-            "start": st.integers(ORIGIN - DAY, ORIGIN + SPAN),
+            # Any second, or on the hour as collected samples are.
+            "start": st.one_of(
+                st.integers(ORIGIN - DAY, ORIGIN + SPAN),
+                st.integers(-24, SPAN // 3600).map(lambda hour: ORIGIN + hour * 3600),
+            ),
             "duration": st.one_of(st.integers(1, DAY), st.sampled_from([1, 3600, DAY])),
             "gpu": st.integers(0, 8 * MICRO),
             "idle_share": st.fractions(0, 1),
@@ -39,13 +47,52 @@ samples_strategy = st.lists(
     max_size=25,
 )
 # Periods: aligned or not, shorter or longer than a day, inside the data or around it.
-period_strategy = st.tuples(
-    st.integers(ORIGIN - 2 * DAY, ORIGIN + SPAN), st.integers(1, SPAN + 2 * DAY)
+period_strategy = st.one_of(
+    st.tuples(st.integers(ORIGIN - 2 * DAY, ORIGIN + SPAN), st.integers(1, SPAN + 2 * DAY)),
+    st.tuples(
+        st.integers(-2, 6).map(lambda day: ORIGIN + day * DAY),
+        st.integers(1, 8).map(lambda days: days * DAY),
+    ),
 )
 
 
-def brute_force(samples: list[UsageSample], start: int, end: int, group_by: str) -> list[tuple]:
-    """The spec's formula, sample by sample, in exact decimal arithmetic."""
+ZONES = ["UTC", "Asia/Kolkata", "America/New_York"]
+
+
+def local_days(start: int, end: int, zone: str):
+    """[start, end) cut at the zone's midnights: (local day, piece start, piece end)."""
+    tz = ZoneInfo(zone)
+    day = datetime.fromtimestamp(start, tz).date()
+    while True:
+        following = day + timedelta(days=1)
+        midnight = datetime(following.year, following.month, following.day, tzinfo=tz)
+        piece_end = min(int(midnight.timestamp()), end)
+        yield day, start, piece_end
+        if piece_end >= end:
+            return
+        day, start = following, piece_end
+
+
+def bucket_of(day: date, bucket: str | None) -> date | None:
+    if bucket == "Day":
+        return day
+    if bucket == "Week":
+        return date.fromisocalendar(*day.isocalendar()[:2], 1)
+    if bucket == "Month":
+        return day.replace(day=1)
+    return None
+
+
+def brute_force(
+    samples: list[UsageSample],
+    start: int,
+    end: int,
+    group_by: str,
+    bucket: str | None = None,
+    zone: str = "UTC",
+) -> list[tuple]:
+    """The spec's formula, sample by sample, in exact decimal arithmetic; with a bucket, each
+    sample's part in each local day counts for that day's bucket."""
     key = {
         Segment.PROJECT: lambda s: (
             s.project.cluster.name,
@@ -58,8 +105,8 @@ def brute_force(samples: list[UsageSample], start: int, end: int, group_by: str)
     }[group_by]
     totals = defaultdict(lambda: [Decimal(0)] * 6)
     for s in samples:
-        overlap = min(s.start_epoch + s.duration_seconds, end) - max(s.start_epoch, start)
-        if overlap <= 0:
+        first, last = max(s.start_epoch, start), min(s.start_epoch + s.duration_seconds, end)
+        if first >= last:
             continue
         amounts = [
             Decimal(s.gpu_allocated_micro) / MICRO,
@@ -69,9 +116,11 @@ def brute_force(samples: list[UsageSample], start: int, end: int, group_by: str)
             Decimal(s.memory_allocated_bytes),
             Decimal(s.memory_used_bytes),
         ]
-        row = totals[key(s)]
-        for index, amount in enumerate(amounts):
-            row[index] += amount * overlap  # exact: amounts have at most six decimals
+        for day, piece_start, piece_end in local_days(first, last, zone):
+            row = totals[(bucket_of(day, bucket), *key(s))]
+            for index, amount in enumerate(amounts):
+                # exact: amounts have at most six decimals
+                row[index] += amount * (piece_end - piece_start)
     four = Decimal("0.0001")
     with decimal.localcontext(prec=60):  # wide enough that dividing by 3600 loses nothing
         return sorted(
@@ -86,26 +135,34 @@ def brute_force(samples: list[UsageSample], start: int, end: int, group_by: str)
 
 @pytest.mark.django_db
 @settings(
-    max_examples=60,
+    max_examples=150,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(drawn=samples_strategy, period=period_strategy, group_by=st.sampled_from(Segment.values))
-def test_rollups_raw_samples_and_brute_force_agree(org, tenant, drawn, period, group_by):
+@given(
+    drawn=samples_strategy,
+    period=period_strategy,
+    group_by=st.sampled_from(Segment.values),
+    bucket=st.sampled_from([None, "Day", "Week", "Month"]),
+    zone=st.sampled_from(ZONES),
+)
+def test_rollups_raw_samples_and_brute_force_agree(
+    org, tenant, drawn, period, group_by, bucket, zone
+):
     with transaction.atomic():
         samples = []
         seen = set()
         for d in drawn:
-            if (d["project"], d["start"]) in seen:
+            if (d["project"], d["workload"], d["start"]) in seen:
                 continue  # the identity (project, workload, start) must stay unique
-            seen.add((d["project"], d["start"]))
+            seen.add((d["project"], d["workload"], d["start"]))
             project = org[d["project"]]
             pool, _ = NodePool.objects.get_or_create(cluster=project.cluster, name=d["pool"])
             samples.append(
                 UsageSample(
                     project=project,
                     nodepool=pool,
-                    workload="job",
+                    workload=d["workload"],
                     start_epoch=d["start"],
                     duration_seconds=d["duration"],
                     gpu_allocated_micro=d["gpu"],
@@ -119,7 +176,8 @@ def test_rollups_raw_samples_and_brute_force_agree(org, tenant, drawn, period, g
         if samples:
             save_samples(*samples)
         start, length = period
-        expected = brute_force(samples, start, start + length, group_by)
+        expected = brute_force(samples, start, start + length, group_by, bucket, zone)
+        target(len(expected))  # steer towards data that makes many rows
         for use_rollups in (True, False):
             result = consumption_rows(
                 tenant=tenant,
@@ -128,6 +186,10 @@ def test_rollups_raw_samples_and_brute_force_agree(org, tenant, drawn, period, g
                 group_by=group_by,
                 projects=[p.pk for p in org.values() if hasattr(p, "department_id")],
                 use_rollups=use_rollups,
+                bucket=bucket,
+                time_zone=zone,
             )
-            assert [(*r.segment, *r.measures) for r in result] == expected, use_rollups
+            assert [(r.period_start, *r.segment, *r.measures) for r in result] == expected, (
+                use_rollups
+            )
         transaction.set_rollback(True)

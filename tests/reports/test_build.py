@@ -92,6 +92,23 @@ class TestLifecycle:
         build_report(str(report.pk))
         assert csv_text(report) == expected
 
+    def test_the_csv_of_a_report_with_rows_per_day_of_a_time_zone(self, viewer, usage):
+        # 10:00-11:00 UTC on 10 March is 21:00-22:00 in Sydney (UTC+11): its 10 March. A
+        # sample from 12:30 to 13:30 UTC crosses Sydney's midnight (13:00 UTC) halfway.
+        save_samples(sample(usage["vision"], "2026-03-10T12:30Z", 3600, workload="late", gpu=1))
+        report = new_report(viewer, group_by="Cluster", bucket="Day", time_zone="Australia/Sydney")
+        build_report(str(report.pk))
+        assert csv_text(report) == (
+            "Period start,Cluster," + HOURS + BYTES + "\r\n"
+            "2026-03-10,east,7.5000,0.0000,2.0000,0.0000,3600,0\r\n"
+            "2026-03-10,west,8.0000,0.0000,0.0000,0.0000,0,0\r\n"
+            "2026-03-11,east,0.5000,0.0000,0.0000,0.0000,0,0\r\n"
+        )
+        report.refresh_from_db()
+        assert report.row_count == 3
+        # The page's largest segments are over the whole period.
+        assert report.summary["top"] == [["east", "8.0000"], ["west", "8.0000"]]
+
     def test_a_project_researchers_report_holds_only_their_projects(self, researcher, usage):
         report = new_report(researcher, group_by="Cluster")
         build_report(str(report.pk))
@@ -157,9 +174,9 @@ class TestLifecycle:
         report = new_report(viewer)
         real_write = tasks.write_csv
 
-        def write_then_delete(out, group_by, rows):
+        def write_then_delete(out, group_by, rows, **options):
             Report.objects.filter(pk=report.pk).delete()  # someone deletes it meanwhile
-            return real_write(out, group_by, rows)
+            return real_write(out, group_by, rows, **options)
 
         monkeypatch.setattr("reports.tasks.write_csv", write_then_delete)
         assert build_report(str(report.pk)).startswith("discarded")

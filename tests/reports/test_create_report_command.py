@@ -42,6 +42,27 @@ class TestCreateReportCommand:
             "west,8.0000,0.0000,0.0000,0.0000,0,0",
         ]
 
+    def test_rows_per_month_of_a_time_zone(self, viewer, usage, worker, tmp_path):
+        output = tmp_path / "march.csv"
+        create(
+            *ARGS,
+            *("--as", viewer.email, "--group-by", "Cluster", "--output", str(output)),
+            *("--bucket", "Month", "--time-zone", "Asia/Kolkata"),
+        )
+        report = Report.objects.get()
+        assert (report.bucket, report.time_zone) == ("Month", "Asia/Kolkata")
+        # 1 March 00:00 UTC is 05:30 in Kolkata, still March there.
+        assert [line.split(",")[:2] for line in output.read_text().splitlines()] == [
+            ["Period start", "Cluster"],
+            ["2026-03-01", "east"],
+            ["2026-03-01", "west"],
+        ]
+
+    def test_an_unknown_time_zone_is_named(self, viewer, usage):
+        with pytest.raises(CommandError, match="time-zone: Unknown time zone 'Moon/Base'"):
+            create(*ARGS, "--as", viewer.email, "--time-zone", "Moon/Base")
+        assert not Report.objects.exists()
+
     def test_without_wait_it_leaves_the_report_pending(self, viewer, usage, monkeypatch):
         monkeypatch.setattr("reports.services.enqueue_build", lambda pk: None)
         assert "Pending" in create(*ARGS, "--as", viewer.email)

@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from consumption.buckets import DEFAULT_TIME_ZONE, Bucket
 from consumption.measures import Segment
 from reports.models import Report, ReportStatus
 from reports.services import create_report
@@ -40,6 +41,15 @@ class Command(BaseCommand):
             metavar="FIELD==VALUE",
             help="projectName==X, departmentName==X or clusterId==UUID; repeat for more",
         )
+        parser.add_argument(
+            "--bucket", choices=Bucket.values, help="rows per Day, Week or Month (default: none)"
+        )
+        parser.add_argument(
+            "--time-zone",
+            default=DEFAULT_TIME_ZONE,
+            metavar="ZONE",
+            help="the IANA zone of the buckets' days (default UTC)",
+        )
         parser.add_argument("--wait", action="store_true", help="wait until it is built")
         parser.add_argument("--output", metavar="FILE", help="write the CSV here (implies --wait)")
         parser.add_argument(
@@ -58,6 +68,8 @@ class Command(BaseCommand):
                 end=moment_option("--end", options["end"], end=True),
                 group_by=options["group_by"],
                 filter_by=options["filters"],
+                bucket=options["bucket"],
+                time_zone=options["time_zone"],
             )
         except PermissionDenied as denied:
             raise CommandError(str(denied)) from None

@@ -109,17 +109,19 @@ def consumption_rows(
         else:
             windows.append((index, span.start, span.end))
 
+    key = grouping.key
     totals: dict[tuple[int, object], list[int]] = {}  # (span, segment): sums
+    rollups = UsageRollup.objects.filter(project_id__in=allowed)
     if len(parts) == 1 and days:  # one span: its days summed by the database
-        _add(totals, 0, plain_rows(_rollup_sums(allowed, grouping, min(days), max(days) + 1)))
+        whole_days = rollups.filter(day__gte=min(days), day__lt=max(days) + 1)
+        _add(totals, 0, plain_rows(_rollup_sums(whole_days, (key,))))
     elif days:
-        for day, *row in plain_rows(_daily_rollup_sums(allowed, grouping, list(days))):
+        whole_days = rollups.filter(AnyOf(F("day"), list(days)))
+        for day, *row in plain_rows(_rollup_sums(whole_days, ("day", key))):
             _add(totals, days[day], [row])
     for index, window_start, window_end in windows:
         if window_start < window_end:
-            _add(
-                totals, index, plain_rows(_sample_sums(allowed, grouping, window_start, window_end))
-            )
+            _add(totals, index, plain_rows(_sample_sums(allowed, key, window_start, window_end)))
     return _rows(grouping, parts, totals)
 
 
@@ -167,7 +169,7 @@ def raw_sample_sums(*, tenant: Tenant, start: datetime, end: datetime, group_by:
     allowed = Project.objects.for_tenant(tenant).values("pk")
     return list(
         _sample_sums(
-            allowed, Segment(group_by).grouping, _epoch(start, "start"), _epoch(end, "end")
+            allowed, Segment(group_by).grouping.key, _epoch(start, "start"), _epoch(end, "end")
         )
     )
 
@@ -195,19 +197,9 @@ def _allowed_projects(tenant: Tenant, projects, filters: Filters) -> QuerySet:
     return allowed.values("pk")
 
 
-def _rollup_sums(allowed: QuerySet, grouping: Grouping, first_day: int, last_day: int):
-    """Sums over the rollups of the days [first_day, last_day), by segment."""
-    rollups = UsageRollup.objects.filter(
-        project_id__in=allowed, day__gte=first_day, day__lt=last_day
-    )
-    return _summed(rollups, (grouping.key,), {f"sum_{name}": Sum(name) for name in SUMS})
-
-
-def _daily_rollup_sums(allowed: QuerySet, grouping: Grouping, days: list[int]) -> QuerySet:
-    """Sums over the rollups of these days, by day and segment."""
-    rollups = UsageRollup.objects.filter(project_id__in=allowed).filter(AnyOf(F("day"), days))
-    sums = {f"sum_{name}": Sum(name) for name in SUMS}
-    return _summed(rollups, ("day", grouping.key), sums)
+def _rollup_sums(rollups: QuerySet, fields: tuple[str, ...]) -> QuerySet:
+    """Sums over these rollups, grouped by `fields`."""
+    return _summed(rollups, fields, {f"sum_{name}": Sum(name) for name in SUMS})
 
 
 def _summed(rows: QuerySet, fields: tuple[str, ...], sums: dict[str, Sum]) -> QuerySet:
@@ -219,9 +211,9 @@ def _summed(rows: QuerySet, fields: tuple[str, ...], sums: dict[str, Sum]) -> Qu
     return rows.values(*fields).annotate(**whole).values_list(*fields, *whole).order_by()
 
 
-def _sample_sums(allowed: QuerySet, grouping: Grouping, window_start: int, window_end: int):
+def _sample_sums(allowed: QuerySet, key: str, window_start: int, window_end: int) -> QuerySet:
     """Sums over the raw samples, each prorated by its overlap with [window_start, window_end),
-    by segment."""
+    grouped by `key`."""
     end = F("start_epoch") + F("duration_seconds")
     overlap = Least(end, Value(window_end)) - Greatest(F("start_epoch"), Value(window_start))
     amounts = dict(zip(SUMS, (e for m in MEASURES for e in m.expressions()), strict=True))
@@ -239,7 +231,7 @@ def _sample_sums(allowed: QuerySet, grouping: Grouping, window_start: int, windo
         f"sum_{name}": Sum(amount * overlap, output_field=BigIntegerField())
         for name, amount in amounts.items()
     }
-    return _summed(samples, (grouping.key,), sums)
+    return _summed(samples, (key,), sums)
 
 
 def _add(totals: dict, span: int, rows: Iterable[Sequence]) -> None:

@@ -79,9 +79,9 @@ _GROUPINGS = {
     ),
 }
 
-HOUR_DECIMALS = 4  # hours are given to 4 decimals (spec 4.3)
+_HOUR_DECIMALS = 4  # hours are given to 4 decimals (spec 4.3)
 # Micro-seconds (millionths of a unit × seconds) in one 10,000th of an hour.
-_MICRO_SECONDS_PER_STEP = MICRO * HOUR_SECONDS // 10**HOUR_DECIMALS
+_MICRO_SECONDS_PER_STEP = MICRO * HOUR_SECONDS // 10**_HOUR_DECIMALS
 
 
 @dataclass(frozen=True)
@@ -117,11 +117,11 @@ class Measure:
 
     def value(self, sums: Sequence[int]) -> Decimal | int:
         """The measure from its sums (in the order of `sums`), rounded half up: hours to
-        HOUR_DECIMALS decimals, byte-hours to whole ones. Integer arithmetic throughout."""
+        _HOUR_DECIMALS decimals, byte-hours to whole ones. Integer arithmetic throughout."""
         if not self.in_mib:
             (micro_seconds,) = sums
             steps = _half_up(micro_seconds, _MICRO_SECONDS_PER_STEP)
-            return Decimal(steps).scaleb(-HOUR_DECIMALS)
+            return Decimal(steps).scaleb(-_HOUR_DECIMALS)
         mib, rest = sums
         return _half_up(mib * MIB + rest, HOUR_SECONDS)
 

@@ -86,8 +86,9 @@ def _claim(report_id: str) -> bool:
 
 def _build(report: Report) -> tuple[str, int, int, dict]:
     rows = consumption_rows(**report.selection, **report.shape)
+    bucketed = bool(report.bucket)
     with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as out:
-        count = write_csv(out, report.group_by, rows, bucketed=bool(report.bucket))
+        count = write_csv(out, report.group_by, rows, bucketed=bucketed)
         out.flush()
         size = out.tell()
         out.seek(0)
@@ -96,7 +97,7 @@ def _build(report: Report) -> tuple[str, int, int, dict]:
         if default_storage.exists(key):
             default_storage.delete(key)
         name = default_storage.save(key, File(out.buffer))
-    return name, size, count, summary(report.group_by, rows, bucketed=bool(report.bucket))
+    return name, size, count, summary(report.group_by, rows, bucketed=bucketed)
 
 
 def _finish(report_id: str, status: str, message: str, **fields) -> bool:

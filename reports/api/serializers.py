@@ -19,7 +19,6 @@ BUCKET_HELP = (
 TIME_ZONE_HELP = (
     "Extension (not in Run:ai's API): the IANA time zone of the buckets' days (default UTC)."
 )
-GROUP_BY_HELP = "`Workload` is an extension (not in Run:ai's API): a row per workload."
 
 
 class ReportSerializer(serializers.Serializer):
@@ -29,9 +28,7 @@ class ReportSerializer(serializers.Serializer):
     description = serializers.CharField()
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
-    groupBy = serializers.ChoiceField(
-        source="group_by", choices=Segment.values, help_text=GROUP_BY_HELP
-    )
+    groupBy = serializers.ChoiceField(source="group_by", choices=Segment.values)
     filterBy = serializers.ListField(source="filter_by", child=serializers.CharField())
     createdAt = serializers.DateTimeField(source="created_at")
     createdBy = serializers.CharField(source="created_by")
@@ -57,12 +54,7 @@ class ReportRequestSerializer(serializers.Serializer):
     start = serializers.DateTimeField(help_text="Start of the collection period, UTC, included.")
     end = serializers.DateTimeField(help_text="End of the collection period, UTC, excluded.")
     groupBy = serializers.ChoiceField(
-        source="group_by",
-        choices=Segment.values,
-        required=False,
-        allow_null=True,
-        default=None,
-        help_text=GROUP_BY_HELP,
+        source="group_by", choices=Segment.values, required=False, allow_null=True, default=None
     )
     filterBy = serializers.ListField(
         source="filter_by",

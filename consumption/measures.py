@@ -9,6 +9,8 @@ aggregation's ORM sums, the rollups' SQL and the CSV header are all made from th
 
 from __future__ import annotations
 
+import enum
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -175,3 +177,30 @@ def header(segment: str, bucketed: bool = False) -> list[str]:
     then the measures'."""
     leading = [PERIOD_START] if bucketed else []
     return [*leading, *Segment(segment).grouping.columns, *(m.column for m in MEASURES)]
+
+
+class Kind(enum.Enum):
+    """What a report file's column holds, as its header says: how other formats type it."""
+
+    DATE = "date"  # the Period start: an ISO date
+    TEXT = "text"  # a segment's name
+    HOURS = "hours"  # hours to 4 decimals
+    BYTE_HOURS = "byte-hours"  # whole byte-hours
+    MONEY = "money"  # an amount of the currency in the header, to cents
+
+
+# The cost columns a report may add after the measures, each headed with its currency.
+COSTS = ("GPU cost", "GPU idle cost", "CPU cost", "CPU memory cost", "Total cost")
+_COST_HEADER = re.compile(rf"(?:{'|'.join(map(re.escape, COSTS))}) \([A-Z]{{3}}\)")
+_MEASURE_KINDS = {m.column: Kind.BYTE_HOURS if m.in_mib else Kind.HOURS for m in MEASURES}
+
+
+def column_kinds(head: Sequence[str]) -> list[Kind]:
+    """The kind of each column of a report file with this header."""
+    return [
+        Kind.DATE
+        if column == PERIOD_START
+        else _MEASURE_KINDS.get(column)
+        or (Kind.MONEY if _COST_HEADER.fullmatch(column) else Kind.TEXT)
+        for column in head
+    ]

@@ -20,7 +20,7 @@ from reports_site.lookups import AnyOf, plain_rows
 from reports_site.tenancy.models import Project, Tenant
 
 from .buckets import DEFAULT_TIME_ZONE, Bucket, Span, spans
-from .measures import MEASURES, SUMS, Grouping, Segment, measure_values
+from .measures import MEASURES, SUMS, Grouping, Segment, grouping_of, measure_values
 from .models import DAY_SECONDS, MAX_DURATION_SECONDS, UsageRollup, UsageSample
 
 FILTER_FIELDS = ("projectName", "departmentName", "clusterId")
@@ -78,20 +78,19 @@ def consumption_rows(
     bucket: str | None = None,
     time_zone: str = DEFAULT_TIME_ZONE,
 ) -> list[ConsumptionRow]:
-    """The consumption of `tenant` during [start, end), one row per segment that has at least one
-    sample overlapping the period, sorted by the segment's names; with a `bucket`, one row per
-    bucket of `time_zone` and segment, sorted by the bucket's first day and then the names.
-    Only `projects` (the projects the requester may read, as a queryset or ids) count,
-    narrowed by `filters`."""
-    if group_by not in Segment.values:
-        raise ValueError(f"Unknown segment {group_by!r}; use one of {', '.join(Segment.values)}.")
+    """The consumption of `tenant` during [start, end), one row per segment (`group_by`, one of
+    GROUP_BY) that has at least one sample overlapping the period, sorted by the segment's
+    names; with a `bucket`, one row per bucket of `time_zone` and segment, sorted by the
+    bucket's first day and then the names. Only `projects` (the projects the requester may
+    read, as a queryset or ids) count, narrowed by `filters`."""
+    grouping = grouping_of(group_by)
     if bucket and bucket not in Bucket.values:
         raise ValueError(f"Unknown bucket {bucket!r}; use one of {', '.join(Bucket.values)}.")
     period_start, period_end = _epoch(start, "start"), _epoch(end, "end")
     if period_start >= period_end:
         raise ValueError("The period's start must be before its end.")
 
-    grouping = Segment(group_by).grouping
+    use_rollups = use_rollups and not grouping.by_workload
     allowed = _allowed_projects(tenant, projects, filters or {})
     parts = spans(period_start, period_end, bucket, time_zone)
     # Each span's whole UTC days come from the daily rollups, the rest from the samples.
@@ -109,19 +108,20 @@ def consumption_rows(
         else:
             windows.append((index, span.start, span.end))
 
-    key = grouping.key
-    totals: dict[tuple[int, object], list[int]] = {}  # (span, segment): sums
+    keys = grouping.keys
+    totals: dict[tuple[int, tuple], list[int]] = {}  # (span, a row's key): sums
     rollups = UsageRollup.objects.filter(project_id__in=allowed)
     if len(parts) == 1 and days:  # one span: its days summed by the database
         whole_days = rollups.filter(day__gte=min(days), day__lt=max(days) + 1)
-        _add(totals, 0, plain_rows(_rollup_sums(whole_days, (key,))))
+        _add(totals, 0, keys, plain_rows(_rollup_sums(whole_days, keys)))
     elif days:
         whole_days = rollups.filter(AnyOf(F("day"), list(days)))
-        for day, *row in plain_rows(_rollup_sums(whole_days, ("day", key))):
-            _add(totals, days[day], [row])
+        for day, *row in plain_rows(_rollup_sums(whole_days, ("day", *keys))):
+            _add(totals, days[day], keys, [row])
     for index, window_start, window_end in windows:
         if window_start < window_end:
-            _add(totals, index, plain_rows(_sample_sums(allowed, key, window_start, window_end)))
+            sums = _sample_sums(allowed, keys, window_start, window_end)
+            _add(totals, index, keys, plain_rows(sums))
     return _rows(grouping, parts, totals)
 
 
@@ -137,10 +137,12 @@ def daily_gpu_hours(
 ) -> dict[tuple[str, ...], dict[date, Decimal]]:
     """GPU allocation hours per day of these segments (given and keyed by their names), over
     the whole UTC days of [start, end), from the daily rollups; a part of a day at either end
-    is left out."""
+    is left out. The rollups do not know workloads: none for segments split by workload."""
     first_day = -(-_epoch(start, "start") // DAY_SECONDS)
     last_day = _epoch(end, "end") // DAY_SECONDS
-    grouping = Segment(group_by).grouping
+    grouping = grouping_of(group_by)
+    if grouping.by_workload:
+        return {}
     sums = list(
         UsageRollup.objects.filter(
             project_id__in=_allowed_projects(tenant, projects, filters or {}),
@@ -152,12 +154,12 @@ def daily_gpu_hours(
         .annotate(gpu=Sum("gpu_allocated"))
         .order_by()
     )
-    names = grouping.names_of({row[grouping.key] for row in sums})
+    names = grouping.names_of({(row[grouping.key],) for row in sums})
     hours = next(m for m in MEASURES if m.name == "gpu_allocation_hours")
     daily: dict[tuple[str, ...], dict[date, Decimal]] = {}
     for row in sums:
         day = date.fromordinal(_EPOCH_DAY + row["day"])
-        daily.setdefault(names[row[grouping.key]], {})[day] = hours.value([row["gpu"]])
+        daily.setdefault(names[(row[grouping.key],)], {})[day] = hours.value([row["gpu"]])
     return daily
 
 
@@ -169,7 +171,7 @@ def raw_sample_sums(*, tenant: Tenant, start: datetime, end: datetime, group_by:
     allowed = Project.objects.for_tenant(tenant).values("pk")
     return list(
         _sample_sums(
-            allowed, Segment(group_by).grouping.key, _epoch(start, "start"), _epoch(end, "end")
+            allowed, grouping_of(group_by).keys, _epoch(start, "start"), _epoch(end, "end")
         )
     )
 
@@ -211,9 +213,11 @@ def _summed(rows: QuerySet, fields: tuple[str, ...], sums: dict[str, Sum]) -> Qu
     return rows.values(*fields).annotate(**whole).values_list(*fields, *whole).order_by()
 
 
-def _sample_sums(allowed: QuerySet, key: str, window_start: int, window_end: int) -> QuerySet:
+def _sample_sums(
+    allowed: QuerySet, keys: tuple[str, ...], window_start: int, window_end: int
+) -> QuerySet:
     """Sums over the raw samples, each prorated by its overlap with [window_start, window_end),
-    grouped by `key`."""
+    grouped by `keys`."""
     end = F("start_epoch") + F("duration_seconds")
     overlap = Least(end, Value(window_end)) - Greatest(F("start_epoch"), Value(window_start))
     amounts = dict(zip(SUMS, (e for m in MEASURES for e in m.expressions()), strict=True))
@@ -231,13 +235,14 @@ def _sample_sums(allowed: QuerySet, key: str, window_start: int, window_end: int
         f"sum_{name}": Sum(amount * overlap, output_field=BigIntegerField())
         for name, amount in amounts.items()
     }
-    return _summed(samples, (key,), sums)
+    return _summed(samples, keys, sums)
 
 
-def _add(totals: dict, span: int, rows: Iterable[Sequence]) -> None:
-    """Add rows of (a segment's id, its sums...) to the span's totals."""
-    for segment_id, *sums in rows:
-        key = (span, segment_id)
+def _add(totals: dict, span: int, keys: tuple[str, ...], rows: Iterable[Sequence]) -> None:
+    """Add rows of (the values of `keys`..., the sums...) to the span's totals."""
+    width = len(keys)
+    for row in rows:
+        key, sums = (span, tuple(row[:width])), row[width:]
         current = totals.get(key)
         totals[key] = (
             sums if current is None else [a + b for a, b in zip(current, sums, strict=True)]

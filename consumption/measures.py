@@ -27,32 +27,45 @@ from .models import HOUR_SECONDS, MIB, MICRO
 
 
 class Segment(models.TextChoices):
-    """What a report's rows are grouped by (the API's `groupBy`)."""
+    """What a report's rows are grouped by: Run:ai's `groupBy` values."""
 
     PROJECT = "Project"
     DEPARTMENT = "Department"
     CLUSTER = "Cluster"
     NODEPOOL = "Nodepool"
 
-    @property
-    def grouping(self) -> Grouping:
-        return _GROUPINGS[self]
+
+# Ours beyond Run:ai's: rows per workload of each project, to find the jobs behind the hours.
+WORKLOAD = "Workload"
+GROUP_BY = (*Segment.values, WORKLOAD)
+GROUP_BY_CHOICES = [*Segment.choices, (WORKLOAD, WORKLOAD)]
 
 
 @dataclass(frozen=True)
 class Grouping:
     """How one segment groups: the CSV columns naming a row, the field of a sample or a rollup
-    that holds the segment's id, and its model's fields that give those names, in order."""
+    that holds the segment's id, and its model's fields that give those names, in order. A
+    grouping `by_workload` also splits each segment by the samples' workload, the last name;
+    the daily rollups merge workloads, so it is read from the samples alone."""
 
     columns: tuple[str, ...]
     key: str
     model: type[models.Model]
     names: tuple[str, ...]
+    by_workload: bool = False
 
-    def names_of(self, ids) -> dict[int, tuple[str, ...]]:
-        """The names of these segments, by id."""
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The fields of a sample that tell its row."""
+        return (self.key, "workload") if self.by_workload else (self.key,)
+
+    def names_of(self, keys: Iterable[tuple]) -> dict[tuple, tuple[str, ...]]:
+        """The names of the rows with these keys (values of `keys`, in order), by key."""
+        keys = set(keys)
+        ids = {key[0] for key in keys}
         units = self.model.objects.filter(AnyOf(F("pk"), ids)).values_list("pk", *self.names)
-        return {pk: tuple(names) for pk, *names in plain_rows(units)}
+        names = {pk: tuple(names) for pk, *names in plain_rows(units)}
+        return {key: names[key[0]] + key[1:] for key in keys}
 
     def ids_of(self, tenant, segments: Iterable[tuple[str, ...]]) -> list[int]:
         """The ids of these segments of the tenant, given by their names (as `names_of` gives
@@ -65,12 +78,20 @@ class Grouping:
         )
 
 
+def grouping_of(group_by: str) -> Grouping:
+    """The grouping of a `groupBy` value; a ValueError names the values there are."""
+    try:
+        return _GROUPINGS[group_by]
+    except KeyError:
+        raise ValueError(
+            f"Unknown segment {group_by!r}; use one of {', '.join(GROUP_BY)}."
+        ) from None
+
+
+_PROJECT_NAMES = ("cluster__name", "department__name", "name")
 _GROUPINGS = {
     Segment.PROJECT: Grouping(
-        ("Cluster", "Department", "Project"),
-        "project_id",
-        Project,
-        ("cluster__name", "department__name", "name"),
+        ("Cluster", "Department", "Project"), "project_id", Project, _PROJECT_NAMES
     ),
     Segment.DEPARTMENT: Grouping(
         ("Cluster", "Department"), "project__department_id", Department, ("cluster__name", "name")
@@ -78,6 +99,13 @@ _GROUPINGS = {
     Segment.CLUSTER: Grouping(("Cluster",), "project__cluster_id", Cluster, ("name",)),
     Segment.NODEPOOL: Grouping(
         ("Cluster", "Node pool"), "nodepool_id", NodePool, ("cluster__name", "name")
+    ),
+    WORKLOAD: Grouping(
+        ("Cluster", "Department", "Project", "Workload"),
+        "project_id",
+        Project,
+        _PROJECT_NAMES,
+        by_workload=True,
     ),
 }
 
@@ -176,7 +204,7 @@ def header(segment: str, bucketed: bool = False) -> list[str]:
     """A report's CSV header: the bucket's first day if it has buckets, the segment's columns,
     then the measures'."""
     leading = [PERIOD_START] if bucketed else []
-    return [*leading, *Segment(segment).grouping.columns, *(m.column for m in MEASURES)]
+    return [*leading, *grouping_of(segment).columns, *(m.column for m in MEASURES)]
 
 
 class Kind(enum.Enum):

@@ -8,7 +8,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from consumption.aggregation import parse_filters
-from consumption.measures import Segment
+from consumption.measures import GROUP_BY_CHOICES, Segment
 from reports_site.tenancy.models import Project
 
 from .models import NAME_MAX_LENGTH
@@ -92,7 +92,7 @@ class ReportForm(forms.Form):
         ),
     )
     group_by = forms.ChoiceField(
-        label="Segment by", choices=Segment.choices, initial=Segment.PROJECT
+        label="Segment by", choices=GROUP_BY_CHOICES, initial=Segment.PROJECT
     )
     clusters = sets(
         "filter_by",

@@ -5,7 +5,7 @@ from rest_framework.fields import empty
 from rest_framework.settings import api_settings
 
 from consumption.buckets import Bucket
-from consumption.measures import Segment
+from consumption.measures import GROUP_BY
 from reports.models import ReportStatus
 
 from .filtering import FIELDS
@@ -15,6 +15,10 @@ INT32_MAX = 2**31 - 1
 BUCKET_HELP = (
     "Extension (not in Run:ai's API): rows per Day, Week (ISO, Monday first) or Month of "
     "timeZone, with a leading `Period start` column; null for one row per segment."
+)
+GROUP_BY_HELP = (
+    "Run:ai's Project, Department, Cluster or Nodepool; or Workload, an extension (not in "
+    "Run:ai's API): rows per workload of each project, with a `Workload` column."
 )
 TIME_ZONE_HELP = (
     "Extension (not in Run:ai's API): the IANA time zone of the buckets' days (default UTC)."
@@ -28,7 +32,7 @@ class ReportSerializer(serializers.Serializer):
     description = serializers.CharField()
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
-    groupBy = serializers.ChoiceField(source="group_by", choices=Segment.values)
+    groupBy = serializers.ChoiceField(source="group_by", choices=GROUP_BY, help_text=GROUP_BY_HELP)
     filterBy = serializers.ListField(source="filter_by", child=serializers.CharField())
     createdAt = serializers.DateTimeField(source="created_at")
     createdBy = serializers.CharField(source="created_by")
@@ -54,7 +58,12 @@ class ReportRequestSerializer(serializers.Serializer):
     start = serializers.DateTimeField(help_text="Start of the collection period, UTC, included.")
     end = serializers.DateTimeField(help_text="End of the collection period, UTC, excluded.")
     groupBy = serializers.ChoiceField(
-        source="group_by", choices=Segment.values, required=False, allow_null=True, default=None
+        source="group_by",
+        choices=GROUP_BY,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=GROUP_BY_HELP,
     )
     filterBy = serializers.ListField(
         source="filter_by",

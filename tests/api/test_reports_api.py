@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from reports.models import Report, ReportStatus
 from reports.services import create_report
+from reports.tasks import build_report
 from tests.api.conftest import bearer, service_account
 from tests.reports.conftest import MARCH, ready_report
 
@@ -108,6 +109,30 @@ class TestCreate:
         )
         report = Report.objects.get(pk=response.json()["id"])
         assert (report.bucket, report.time_zone) == ("Week", "America/New_York")
+
+    def test_rows_per_workload(self, api, usage):
+        response = api.post(REPORTS, body(groupBy="Workload"), format="json")
+        assert response.status_code == 202
+        assert response.json()["groupBy"] == "Workload"
+        report = Report.objects.get(pk=response.json()["id"])
+        build_report(str(report.pk))
+        file = api.get(f"{REPORTS}/{report.pk}/file")
+        lines = b"".join(file.streaming_content).decode().splitlines()
+        assert lines[0].startswith("Cluster,Department,Project,Workload,GPU allocation hours,")
+        assert [line.split(",")[:5] for line in lines[1:]] == [
+            ["east", "ops", "infra", "job", "4.0000"],
+            ["east", "research", "nlp", "job", "2.0000"],
+            ["east", "research", "vision", "job", "1.0000"],
+            ["west", "training", "llm", "job", "8.0000"],
+        ]
+
+    def test_the_document_calls_workload_an_extension(self, api):
+        document = api.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+        schemas = document["components"]["schemas"]
+        assert "Workload" in schemas["GroupByEnum"]["enum"]
+        for body_or_answer in ("ReportRequestRequest", "Report"):
+            group_by = schemas[body_or_answer]["properties"]["groupBy"]
+            assert "Workload, an extension (not in Run:ai's API)" in group_by["description"]
 
     @pytest.mark.parametrize(
         "extra, field, message",

@@ -58,6 +58,18 @@ class TestCreateReportCommand:
             ["2026-03-01", "west"],
         ]
 
+    def test_rows_per_workload(self, viewer, usage, worker, tmp_path):
+        output = tmp_path / "march.csv"
+        create(*ARGS, "--as", viewer.email, "--group-by", "Workload", "--output", str(output))
+        lines = output.read_text().splitlines()
+        assert lines[0].startswith("Cluster,Department,Project,Workload,GPU allocation hours")
+        assert [line.split(",")[:5] for line in lines[1:]] == [
+            ["east", "ops", "infra", "job", "4.0000"],
+            ["east", "research", "nlp", "job", "2.0000"],
+            ["east", "research", "vision", "job", "1.0000"],
+            ["west", "training", "llm", "job", "8.0000"],
+        ]
+
     def test_an_unknown_time_zone_is_named(self, viewer, usage):
         with pytest.raises(CommandError, match="time-zone: Unknown time zone 'Moon/Base'"):
             create(*ARGS, "--as", viewer.email, "--time-zone", "Moon/Base")

@@ -9,7 +9,7 @@ from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from consumption.buckets import DEFAULT_TIME_ZONE, Bucket
-from consumption.measures import Segment
+from consumption.measures import GROUP_BY, Segment
 from reports.models import Report, ReportStatus
 from reports.services import create_report
 from reports_site.tenancy.commands import moment_option, tenant_by_slug
@@ -32,7 +32,7 @@ class Command(BaseCommand):
         parser.add_argument("--description", default="")
         parser.add_argument("--start", required=True, metavar="ISO")
         parser.add_argument("--end", required=True, metavar="ISO")
-        parser.add_argument("--group-by", choices=Segment.values, default=Segment.PROJECT)
+        parser.add_argument("--group-by", choices=GROUP_BY, default=Segment.PROJECT)
         parser.add_argument(
             "--filter",
             action="append",

@@ -7,11 +7,13 @@ integers, so the rollup path and the raw path give identical numbers.
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from fractions import Fraction
 
 from django.db.models import BigIntegerField, F, QuerySet, Sum, Value
 from django.db.models.functions import Cast, Greatest, Least
@@ -22,6 +24,7 @@ from reports_site.tenancy.models import Project, Tenant
 from .buckets import DEFAULT_TIME_ZONE, Bucket, Span, spans
 from .measures import MEASURES, SUMS, Grouping, Segment, grouping_of, measure_values
 from .models import DAY_SECONDS, MAX_DURATION_SECONDS, UsageRollup, UsageSample
+from .pricing import Missing, PriceBook, PricingError, cents
 
 FILTER_FIELDS = ("projectName", "departmentName", "clusterId")
 
@@ -40,6 +43,7 @@ class ConsumptionRow:
     memory_allocation_byte_hours: int
     memory_usage_byte_hours: int
     period_start: date | None = None  # the first day of the row's time bucket, if it has one
+    costs: tuple[Decimal, ...] | None = None  # in the order of COSTS, if the report has costs
 
     @property
     def measures(self) -> tuple[Decimal | int, ...]:
@@ -77,12 +81,15 @@ def consumption_rows(
     use_rollups: bool = True,
     bucket: str | None = None,
     time_zone: str = DEFAULT_TIME_ZONE,
+    prices: PriceBook | None = None,
 ) -> list[ConsumptionRow]:
     """The consumption of `tenant` during [start, end), one row per segment (`group_by`, one of
     GROUP_BY) that has at least one sample overlapping the period, sorted by the segment's
     names; with a `bucket`, one row per bucket of `time_zone` and segment, sorted by the
     bucket's first day and then the names. Only `projects` (the projects the requester may
-    read, as a queryset or ids) count, narrowed by `filters`."""
+    read, as a queryset or ids) count, narrowed by `filters`. With `prices` (the tenant's
+    over the period), each row has its costs too; a PricingError names the usage that no
+    price holds for."""
     grouping = grouping_of(group_by)
     if bucket and bucket not in Bucket.values:
         raise ValueError(f"Unknown bucket {bucket!r}; use one of {', '.join(Bucket.values)}.")
@@ -92,10 +99,12 @@ def consumption_rows(
 
     use_rollups = use_rollups and not grouping.by_workload
     allowed = _allowed_projects(tenant, projects, filters or {})
-    parts = spans(period_start, period_end, bucket, time_zone)
-    # Each span's whole UTC days come from the daily rollups, the rest from the samples.
-    days: dict[int, int] = {}  # a whole UTC day: the span it belongs to
-    windows: list[tuple[int, int, int]] = []  # a span, and [start, end) of samples
+    # The buckets, cut where a price changes: each piece has one price per resource and pool.
+    buckets = spans(period_start, period_end, bucket, time_zone)
+    parts = _cut(buckets, prices.changes) if prices else buckets
+    # Each piece's whole UTC days come from the daily rollups, the rest from the samples.
+    days: dict[int, int] = {}  # a whole UTC day: the piece it belongs to
+    windows: list[tuple[int, int, int]] = []  # a piece, and [start, end) of samples
     for index, span in enumerate(parts):
         first_day = -(-span.start // DAY_SECONDS)  # the first midnight inside the span
         last_day = span.end // DAY_SECONDS  # the last midnight inside the span
@@ -108,10 +117,13 @@ def consumption_rows(
         else:
             windows.append((index, span.start, span.end))
 
+    # Costs are charged by node pool: their sums are kept per pool until they are charged.
     keys = grouping.keys
-    totals: dict[tuple[int, tuple], list[int]] = {}  # (span, a row's key): sums
+    if prices and "nodepool_id" not in keys:
+        keys = (*keys, "nodepool_id")
+    totals: dict[tuple[int, tuple], list[int]] = {}  # (piece, the values of keys): sums
     rollups = UsageRollup.objects.filter(project_id__in=allowed)
-    if len(parts) == 1 and days:  # one span: its days summed by the database
+    if len(parts) == 1 and days:  # one piece: its days summed by the database
         whole_days = rollups.filter(day__gte=min(days), day__lt=max(days) + 1)
         _add(totals, 0, keys, plain_rows(_rollup_sums(whole_days, keys)))
     elif days:
@@ -122,7 +134,7 @@ def consumption_rows(
         if window_start < window_end:
             sums = _sample_sums(allowed, keys, window_start, window_end)
             _add(totals, index, keys, plain_rows(sums))
-    return _rows(grouping, parts, totals)
+    return _rows(grouping, parts, keys, totals, prices)
 
 
 def daily_gpu_hours(
@@ -238,21 +250,59 @@ def _sample_sums(
     return _summed(samples, keys, sums)
 
 
-def _add(totals: dict, span: int, keys: tuple[str, ...], rows: Iterable[Sequence]) -> None:
-    """Add rows of (the values of `keys`..., the sums...) to the span's totals."""
+def _cut(parts: list[Span], moments: list[int]) -> list[Span]:
+    """The spans, each cut at the moments inside it; the pieces keep their span's label."""
+    pieces = []
+    for span in parts:
+        edges = [span.start, *(m for m in moments if span.start < m < span.end), span.end]
+        pieces += [Span(span.label, a, b) for a, b in itertools.pairwise(edges)]
+    return pieces
+
+
+def _add(totals: dict, piece: int, keys: tuple[str, ...], rows: Iterable[Sequence]) -> None:
+    """Add rows of (the values of `keys`..., the sums...) to the piece's totals."""
     width = len(keys)
     for row in rows:
-        key, sums = (span, tuple(row[:width])), row[width:]
-        current = totals.get(key)
-        totals[key] = (
-            sums if current is None else [a + b for a, b in zip(current, sums, strict=True)]
-        )
+        _accumulate(totals, (piece, tuple(row[:width])), row[width:])
 
 
-def _rows(grouping: Grouping, parts: list[Span], totals: dict) -> list[ConsumptionRow]:
-    names = grouping.names_of({segment for _, segment in totals})
+def _accumulate(totals: dict, key, values: Sequence) -> None:
+    current = totals.get(key)
+    totals[key] = (
+        values if current is None else [a + b for a, b in zip(current, values, strict=True)]
+    )
+
+
+def _rows(
+    grouping: Grouping,
+    pieces: list[Span],
+    keys: tuple[str, ...],
+    totals: dict,
+    prices: PriceBook | None,
+) -> list[ConsumptionRow]:
+    """The rows: each bucket's pieces summed by the grouping's own keys (and charged, with
+    prices, by node pool and piece)."""
+    width = len(grouping.keys)
+    sums: dict[tuple, list[int]] = {}  # (a bucket's label, the row's key): sums
+    costs: dict[tuple, list[Fraction]] = {}  # the same: the exact cost columns
+    missing: Missing = set()
+    for (piece, key), piece_sums in totals.items():
+        row = (pieces[piece].label, key[:width])
+        _accumulate(sums, row, piece_sums)
+        if prices:
+            pool = key[keys.index("nodepool_id")]
+            amounts = prices.charge(piece_sums, pool, pieces[piece].start, missing)
+            _accumulate(costs, row, amounts)
+    if missing:
+        raise PricingError(prices.missing_message(missing))
+    names = grouping.names_of({key for _, key in sums})
     rows = [
-        ConsumptionRow(names[segment], *measure_values(sums), period_start=parts[span].label)
-        for (span, segment), sums in totals.items()
+        ConsumptionRow(
+            names[key],
+            *measure_values(row_sums),
+            period_start=label,
+            costs=cents(costs[label, key]) if prices else None,
+        )
+        for (label, key), row_sums in sums.items()
     ]
     return sorted(rows, key=lambda row: (row.period_start, row.segment))

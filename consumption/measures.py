@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from functools import cached_property
 from itertools import accumulate
 
@@ -145,18 +146,26 @@ class Measure:
             return (a,)
         return (a / Value(MIB), a - a / Value(MIB) * Value(MIB))
 
+    def exact(self, sums: Sequence[int]) -> Fraction:
+        """The measure from its sums, unrounded: hours, or byte-hours."""
+        if not self.in_mib:
+            (micro_seconds,) = sums
+            return Fraction(micro_seconds, MICRO * HOUR_SECONDS)
+        mib, rest = sums
+        return Fraction(mib * MIB + rest, HOUR_SECONDS)
+
     def value(self, sums: Sequence[int]) -> Decimal | int:
         """The measure from its sums (in the order of `sums`), rounded half up: hours to
         _HOUR_DECIMALS decimals, byte-hours to whole ones. Integer arithmetic throughout."""
         if not self.in_mib:
             (micro_seconds,) = sums
-            steps = _half_up(micro_seconds, _MICRO_SECONDS_PER_STEP)
+            steps = half_up(micro_seconds, _MICRO_SECONDS_PER_STEP)
             return Decimal(steps).scaleb(-_HOUR_DECIMALS)
         mib, rest = sums
-        return _half_up(mib * MIB + rest, HOUR_SECONDS)
+        return half_up(mib * MIB + rest, HOUR_SECONDS)
 
 
-def _half_up(numerator: int, denominator: int) -> int:
+def half_up(numerator: int, denominator: int) -> int:
     """numerator / denominator (> 0) to the nearest integer, halves away from zero."""
     quotient, remainder = divmod(abs(numerator), denominator)
     quotient += 2 * remainder >= denominator
@@ -187,6 +196,15 @@ _SPANS = tuple(
 )
 
 
+def exact_measure(name: str, sums: Sequence[int]) -> Fraction:
+    """One measure (by its name), unrounded, from all the sums (in the order of SUMS)."""
+    measure, span = _SPANS_BY_NAME[name]
+    return measure.exact(sums[span])
+
+
+_SPANS_BY_NAME = {measure.name: (measure, span) for measure, span in _SPANS}
+
+
 def measure_values(sums: Sequence[int]) -> list[Decimal | int]:
     """The six measures, in the order of MEASURES, from all the sums (in the order of SUMS)."""
     return [measure.value(sums[span]) for measure, span in _SPANS]
@@ -198,13 +216,16 @@ AMOUNT_FIELDS = tuple((measure.amount, int) for measure in MEASURES)
 
 
 PERIOD_START = "Period start"  # the first column of a report with time buckets
+# The cost columns a report may add after the measures, each headed with its currency.
+COSTS = ("GPU cost", "GPU idle cost", "CPU cost", "CPU memory cost", "Total cost")
 
 
-def header(segment: str, bucketed: bool = False) -> list[str]:
+def header(segment: str, bucketed: bool = False, currency: str | None = None) -> list[str]:
     """A report's CSV header: the bucket's first day if it has buckets, the segment's columns,
-    then the measures'."""
+    the measures', then the costs' in `currency` if it has costs."""
     leading = [PERIOD_START] if bucketed else []
-    return [*leading, *grouping_of(segment).columns, *(m.column for m in MEASURES)]
+    costs = [f"{cost} ({currency})" for cost in COSTS] if currency else []
+    return [*leading, *grouping_of(segment).columns, *(m.column for m in MEASURES), *costs]
 
 
 class Kind(enum.Enum):
@@ -217,8 +238,6 @@ class Kind(enum.Enum):
     MONEY = "money"  # an amount of the currency in the header, to cents
 
 
-# The cost columns a report may add after the measures, each headed with its currency.
-COSTS = ("GPU cost", "GPU idle cost", "CPU cost", "CPU memory cost", "Total cost")
 _COST_HEADER = re.compile(rf"(?:{'|'.join(map(re.escape, COSTS))}) \([A-Z]{{3}}\)")
 _MEASURE_KINDS = {m.column: Kind.BYTE_HOURS if m.in_mib else Kind.HOURS for m in MEASURES}
 

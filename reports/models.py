@@ -176,6 +176,10 @@ class Report(models.Model):
         validators=[validate_time_zone],
         help_text="The IANA zone whose days, weeks and months the buckets are.",
     )
+    # Ours: cost columns, at the tenant's prices (consumption.models.Price).
+    costs = models.BooleanField(
+        "with costs", default=False, help_text="Add cost columns at the tenant's prices."
+    )
     filter_by = models.JSONField(
         "filters",
         default=list,

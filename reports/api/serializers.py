@@ -20,6 +20,11 @@ GROUP_BY_HELP = (
     "Run:ai's Project, Department, Cluster or Nodepool; or Workload, an extension (not in "
     "Run:ai's API): rows per workload of each project, with a `Workload` column."
 )
+COSTS_HELP = (
+    "Extension (not in Run:ai's API): cost columns (GPU, GPU idle, CPU, CPU memory and total "
+    "cost, each headed with the currency) at the tenant's prices; a report whose usage some "
+    "price is missing for fails, naming it."
+)
 TIME_ZONE_HELP = (
     "Extension (not in Run:ai's API): the IANA time zone of the buckets' days (default UTC)."
 )
@@ -43,6 +48,7 @@ class ReportSerializer(serializers.Serializer):
         source="shape.bucket", choices=Bucket.values, allow_null=True, help_text=BUCKET_HELP
     )
     timeZone = serializers.CharField(source="time_zone", help_text=TIME_ZONE_HELP)
+    costs = serializers.BooleanField(help_text=COSTS_HELP)
 
 
 class ReportListSerializer(serializers.Serializer):
@@ -83,6 +89,7 @@ class ReportRequestSerializer(serializers.Serializer):
         max_length=64,
         help_text=TIME_ZONE_HELP,
     )
+    costs = serializers.BooleanField(required=False, default=False, help_text=COSTS_HELP)
 
 
 class SearchQuerySerializer(serializers.Serializer):

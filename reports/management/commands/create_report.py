@@ -50,6 +50,9 @@ class Command(BaseCommand):
             metavar="ZONE",
             help="the IANA zone of the buckets' days (default UTC)",
         )
+        parser.add_argument(
+            "--costs", action="store_true", help="add cost columns at the tenant's prices"
+        )
         parser.add_argument("--wait", action="store_true", help="wait until it is built")
         parser.add_argument("--output", metavar="FILE", help="write the CSV here (implies --wait)")
         parser.add_argument(
@@ -70,6 +73,7 @@ class Command(BaseCommand):
                 filter_by=options["filters"],
                 bucket=options["bucket"],
                 time_zone=options["time_zone"],
+                costs=options["costs"],
             )
         except PermissionDenied as denied:
             raise CommandError(str(denied)) from None

@@ -361,3 +361,32 @@ class TestBadPeriods:
     def test_unknown_segment(self, tenant):
         with pytest.raises(ValueError, match="Unknown segment 'Job'"):
             rows(tenant, group_by="Job")
+
+
+@pytest.mark.django_db
+class TestManyWindows:
+    @BOTH_PATHS
+    def test_a_bucket_of_each_of_300_days_in_kolkata(self, tenant, org, use_rollups):
+        # Kolkata's midnights are at 18:30 UTC: no local day holds a whole UTC day, so every
+        # day is read from the samples, more windows than one query takes.
+        save_samples(
+            sample(org["llm"], "2026-01-01T18:00Z", 3600, gpu=1),  # 30 min each side of midnight
+            sample(org["llm"], "2026-10-20T10:00Z", 3600, gpu=2),
+        )
+        period = (
+            datetime.fromisoformat("2025-12-31T18:30Z"),
+            datetime.fromisoformat("2026-10-27T18:30Z"),
+        )
+        result = rows(
+            tenant,
+            period=period,
+            group_by=Segment.CLUSTER,
+            bucket="Day",
+            time_zone="Asia/Kolkata",
+            use_rollups=use_rollups,
+        )
+        assert [(str(row.period_start), *gpu_hours([row])[0]) for row in result] == [
+            ("2026-01-01", "west", Decimal("0.5")),
+            ("2026-01-02", "west", Decimal("0.5")),
+            ("2026-10-20", "west", 2),
+        ]

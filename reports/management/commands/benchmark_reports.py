@@ -62,18 +62,22 @@ class Command(BaseCommand):
             worker = _start_worker()
             time.sleep(3)  # let the cluster start
             self.stdout.write(
-                f"{'period':<8} {'segment':<11} {'rows per':<8} {'median s':>9} {'worst s':>8} "
+                f"{'period':<8} {'segment':<11} {'rows per':<16} {'median s':>9} {'worst s':>8} "
                 f"{'peak MB':>8}"
             )
-            kinds = [(days, group_by, None) for days in (30, 365) for group_by in Segment.values]
-            kinds.append((365, Segment.PROJECT, Bucket.DAY))
-            for period, group_by, bucket in kinds:
+            kinds = [
+                (days, group_by, None, "UTC") for days in (30, 365) for group_by in Segment.values
+            ]
+            # Days of UTC, then of a zone whose midnights fall inside UTC days.
+            kinds += [(365, Segment.PROJECT, Bucket.DAY, zone) for zone in ("UTC", "Asia/Kolkata")]
+            for period, group_by, bucket, zone in kinds:
                 timings = [
-                    self._time_report(analyst, period, group_by, bucket, run)
+                    self._time_report(analyst, period, group_by, bucket, zone, run)
                     for run in range(repeat)
                 ]
+                rows_per = f"{bucket} {zone}" if bucket else "period"
                 self.stdout.write(
-                    f"{period:>3}-day  {group_by:<11} {bucket or 'period':<8} "
+                    f"{period:>3}-day  {group_by:<11} {rows_per:<16} "
                     f"{statistics.median(timings):>9.2f} {max(timings):>8.2f} "
                     f"{_peak_mb(worker):>8,.0f}"
                 )
@@ -86,17 +90,18 @@ class Command(BaseCommand):
             self.stdout.write("removed the scratch data")
 
     def _time_report(
-        self, analyst: User, period: int, group_by: str, bucket: str | None, run: int
+        self, analyst: User, period: int, group_by: str, bucket: str | None, zone: str, run: int
     ) -> float:
         """Seconds from creating a report (as `analyst`) to its being Ready."""
         started = time.perf_counter()
         report = create_report(
             analyst,
-            name=f"{period}-day {group_by} {bucket} {run} {uuid.uuid4().hex[:6]}",
+            name=f"{period}-day {group_by} {bucket} {zone} {run} {uuid.uuid4().hex[:6]}",
             start=END - timedelta(days=period),
             end=END,
             group_by=group_by,
             bucket=bucket,
+            time_zone=zone,
         )
         deadline = started + 300
         while True:

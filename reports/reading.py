@@ -72,6 +72,8 @@ class Reading:
     totals: list[tuple[str, str]]
     chart: list[Bar]
     largest: list[SegmentNames]  # the charted segments, largest over the whole period first
+    # Their GPU allocation hours in each bucket they have rows in (none without buckets).
+    periods: dict[SegmentNames, dict[date, Decimal]]
 
 
 def hours_text(value: Decimal) -> str:
@@ -160,6 +162,7 @@ def read_report(report: Report, *, sort: str | None, page: str | None) -> Readin
     # In the file's order, so that segments of equal hours are charted as the build kept them.
     over_period = _over_the_period(rows)
     top = largest_segments({names: hours for names, (hours, _) in over_period.items()})
+    largest = [names for names, _ in top]
     number, descending = _sort_of(sort, len(columns))
     if number is not None:
         column = columns[number]
@@ -172,7 +175,8 @@ def read_report(report: Report, *, sort: str | None, page: str | None) -> Readin
         list(shown.paginator.get_elided_page_range(shown.number)),
         _totals(rows, kinds, columns),
         chart=bars((" / ".join(names), hours, over_period[names][1]) for names, hours in top),
-        largest=[names for names, _ in top],
+        largest=largest,
+        periods=_per_period(rows, largest),
     )
 
 
@@ -184,6 +188,19 @@ def _over_the_period(rows: list[FileRow]) -> dict[SegmentNames, tuple[Decimal, D
         allocated, idle = sums.get(row.names, (Decimal(0), Decimal(0)))
         sums[row.names] = (allocated + row.measures[_ALLOCATED], idle + row.measures[_IDLE])
     return sums
+
+
+def _per_period(
+    rows: list[FileRow], segments: list[SegmentNames]
+) -> dict[SegmentNames, dict[date, Decimal]]:
+    """These segments' GPU allocation hours in each bucket they have rows in."""
+    wanted = set(segments)
+    hours: dict[SegmentNames, dict[date, Decimal]] = {}
+    for row in rows:
+        if row.period_start is not None and row.names in wanted:
+            series = hours.setdefault(row.names, {})
+            series[row.period_start] = series.get(row.period_start, 0) + row.measures[_ALLOCATED]
+    return hours
 
 
 def _totals(rows: list[FileRow], kinds: list[Kind], columns: list[Column]) -> list[tuple[str, str]]:

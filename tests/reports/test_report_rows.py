@@ -155,7 +155,7 @@ class TestGpuHoursPerDay:
         build_report(str(again.pk))
         client.force_login(viewer)
         response = client.get(reverse("reports:report_detail", args=[again.pk]))
-        daily = response.context["daily"]
+        daily = response.context["line_chart"]
         assert [line.label for line in daily.lines] == [
             "east / research / vision",
             "east / research / nlp",
@@ -216,7 +216,7 @@ class TestGpuHoursPerDay:
     def test_usage_on_a_single_day_has_no_daily_chart(self, client, viewer, big):
         client.force_login(viewer)
         response = client.get(reverse("reports:report_detail", args=[big.pk]))
-        assert response.context["daily"] is None
+        assert response.context["line_chart"] is None
         assert response.context["chart"]
 
     def test_a_period_of_no_whole_day_has_no_daily_chart(self, client, viewer, usage):
@@ -229,7 +229,7 @@ class TestGpuHoursPerDay:
         build_report(str(report.pk))
         client.force_login(viewer)
         response = client.get(reverse("reports:report_detail", args=[report.pk]))
-        assert response.context["daily"] is None
+        assert response.context["line_chart"] is None
         assert "per day" not in response.content.decode()
 
 

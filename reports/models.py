@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib import admin
@@ -15,7 +15,7 @@ from django.db.models import F, Q, Value
 from django.utils import timezone
 
 from consumption.aggregation import parse_filters
-from consumption.buckets import DEFAULT_TIME_ZONE, Bucket, validate_time_zone
+from consumption.buckets import DEFAULT_TIME_ZONE, Bucket, spans, validate_time_zone
 from consumption.measures import GROUP_BY, GROUP_BY_CHOICES, Segment
 from reports_site.tenancy import permissions
 from reports_site.tenancy.models import ServiceAccount, Subject, Tenant, User
@@ -297,6 +297,15 @@ class Report(models.Model):
     def shape(self) -> dict:
         """How the report's rows split the period: its bucket (or none) and time zone."""
         return {"bucket": self.bucket or None, "time_zone": self.time_zone}
+
+    @property
+    def period_starts(self) -> list[date]:
+        """The first local day of each of the report's buckets, in order (none without
+        buckets): the Period starts its file can have."""
+        if not self.bucket:
+            return []
+        start, end = int(self.start.timestamp()), int(self.end.timestamp())
+        return [span.label for span in spans(start, end, self.bucket, self.time_zone)]
 
     @property
     def is_settled(self) -> bool:

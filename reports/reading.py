@@ -1,42 +1,50 @@
 """A Ready report on its page: every row of its stored file (never rebuilt), sortable and paged,
-each measure readable at a glance (thousands separators, two decimals, memory in GiB-hours where
-the file keeps Run:ai's byte-hours), the GPU idle share of each segment, and the totals."""
+each column read as its header says: the bucket's first day where the report has buckets, the
+segment's names, each measure readable at a glance (thousands separators, two decimals, memory in
+GiB-hours where the file keeps Run:ai's byte-hours) with the GPU idle share of each row, and any
+cost columns to the cent; the totals; and the largest segments over the whole period, charted."""
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
-from operator import itemgetter
 
 from django.core.paginator import Page, Paginator
 
-from consumption.measures import MEASURES
+from consumption.measures import MEASURES, PERIOD_START, Kind, column_kinds
 from consumption.models import GIB
 
-from .csv_export import CHART_SEGMENTS, FileRow, read_csv
+from .csv_export import FileRow, largest_segments, read_csv
 from .models import Report
 
 ROWS_PER_PAGE = 50
 _POSITION = {measure.name: number for number, measure in enumerate(MEASURES)}
+_ALLOCATED, _IDLE = _POSITION["gpu_allocation_hours"], _POSITION["gpu_idle_hours"]
+
+# A column's cells as the page sets them out (their class): numbers right-aligned, dates on
+# one line, names as text.
+NUMBER, DATE, TEXT = "num", "nowrap", ""
+
+SegmentNames = tuple[str, ...]  # a segment's names
 
 
 @dataclass(frozen=True)
 class Column:
     header: str
-    numeric: bool
-    value: Callable[[tuple], object] | None = None  # from a row's measures
+    value: Callable[[FileRow], object]  # from a row of the file
     text: Callable[[object], str] = str
+    css: str = TEXT
 
 
 @dataclass(frozen=True)
 class Heading:
-    """A column's header cell: its text, whether it holds numbers, the `?sort=` its link asks
-    for (this column, or this column the other way round), and its aria-sort."""
+    """A column's header cell: its text, its class, the `?sort=` its link asks for (this
+    column, or this column the other way round), and its aria-sort."""
 
     header: str
-    numeric: bool
+    css: str
     link_sort: str
     aria_sort: str | None
 
@@ -59,15 +67,22 @@ class Bar:
 @dataclass(frozen=True)
 class Reading:
     headings: list[Heading]
-    page: Page  # its rows are lists of (text, numeric) cells
+    page: Page  # its rows are lists of (text, class) cells
     page_range: list
-    totals: list[tuple[str, bool]]
+    totals: list[tuple[str, str]]
     chart: list[Bar]
-    largest: list[tuple[str, ...]]  # the charted segments' names, largest first
+    largest: list[SegmentNames]  # the charted segments, largest over the whole period first
+    # Their GPU allocation hours in each bucket they have rows in (none without buckets).
+    periods: dict[SegmentNames, dict[date, Decimal]]
 
 
 def hours_text(value: Decimal) -> str:
     return f"{value:,.2f}"
+
+
+def money_text(amount: Decimal) -> str:
+    """An amount to the cent, with thousands separators (its currency is in the header)."""
+    return f"{amount:,.2f}"
 
 
 def _gib_hours(byte_hours: int) -> str:
@@ -83,10 +98,28 @@ def _idle_share(allocated: Decimal, idle: Decimal) -> Decimal | None:
     return idle / allocated if allocated else None
 
 
-def _row_idle_share(measures: tuple) -> Decimal | None:
-    return _idle_share(
-        measures[_POSITION["gpu_allocation_hours"]], measures[_POSITION["gpu_idle_hours"]]
-    )
+def _row_idle_share(row: FileRow) -> Decimal | None:
+    return _idle_share(row.measures[_ALLOCATED], row.measures[_IDLE])
+
+
+def _measure(number: int) -> Callable[[FileRow], Decimal | int]:
+    return lambda row: row.measures[number]
+
+
+def _name(number: int) -> Callable[[FileRow], str]:
+    return lambda row: row.names[number]
+
+
+def _cost(number: int) -> Callable[[FileRow], Decimal]:
+    return lambda row: row.costs[number]
+
+
+def _period_start(row: FileRow) -> date | None:
+    return row.period_start
+
+
+def _day_text(day: date | None) -> str:
+    return "" if day is None else day.isoformat()
 
 
 def _measure_columns() -> list[Column]:
@@ -95,51 +128,103 @@ def _measure_columns() -> list[Column]:
     for number, measure in enumerate(MEASURES):
         header = measure.column.replace("bytes", "GiB") if measure.in_mib else measure.column
         text = _gib_hours if measure.in_mib else hours_text
-        columns.append(Column(header, True, itemgetter(number), text))
-        if measure.name == "gpu_idle_hours":
-            columns.append(Column("GPU idle share", True, _row_idle_share, _share))
+        columns.append(Column(header, _measure(number), text, NUMBER))
+        if number == _IDLE:
+            columns.append(Column("GPU idle share", _row_idle_share, _share, NUMBER))
     return columns
 
 
 MEASURE_COLUMNS = _measure_columns()
 
 
+def _columns(head: list[str], kinds: list[Kind]) -> list[Column]:
+    """The page's columns for a file with this header, in the file's order: its Period start,
+    its names, its measures as MEASURE_COLUMNS show them, its costs to the cent."""
+    names = [column for column, kind in zip(head, kinds, strict=True) if kind is Kind.TEXT]
+    costs = [column for column, kind in zip(head, kinds, strict=True) if kind is Kind.MONEY]
+    dated = [Column(PERIOD_START, _period_start, _day_text, DATE)] if Kind.DATE in kinds else []
+    return [
+        *dated,
+        *(Column(name, _name(number)) for number, name in enumerate(names)),
+        *MEASURE_COLUMNS,
+        *(Column(cost, _cost(number), money_text, NUMBER) for number, cost in enumerate(costs)),
+    ]
+
+
 def read_report(report: Report, *, sort: str | None, page: str | None) -> Reading:
     """The report's rows in the order `sort` asks (a column's number, `-` first for
-    descending; the file's order otherwise), the page `page` of them, and the totals."""
+    descending; the file's order otherwise), the page `page` of them, the totals, and its
+    largest segments over the whole period."""
     with report.file.open("rb") as file:
         head, rows = read_csv(file)
-    names = len(head) - len(MEASURES)
-    columns = [Column(name, numeric=False) for name in head[:names]] + MEASURE_COLUMNS
+    kinds = column_kinds(head)
+    columns = _columns(head, kinds)
+    # In the file's order, so that segments of equal hours are charted as the build kept them.
+    over_period = _over_the_period(rows)
+    top = largest_segments({names: hours for names, (hours, _) in over_period.items()})
+    largest = [names for names, _ in top]
     number, descending = _sort_of(sort, len(columns))
     if number is not None:
         column = columns[number]
-        rows.sort(key=lambda row: _sort_key(_value(row, column, number)), reverse=descending)
+        rows.sort(key=lambda row: _sort_key(column.value(row)), reverse=descending)
     shown = Paginator(rows, ROWS_PER_PAGE).get_page(page)
     shown.object_list = [_cells(row, columns) for row in shown.object_list]
-    totals = FileRow(
-        ("Total",) + ("",) * (names - 1),
-        tuple(sum(row.measures[i] for row in rows) for i in range(len(MEASURES))),
+    return Reading(
+        _headings(columns, number, descending),
+        shown,
+        list(shown.paginator.get_elided_page_range(shown.number)),
+        _totals(rows, kinds, columns),
+        chart=bars((" / ".join(names), hours, over_period[names][1]) for names, hours in top),
+        largest=largest,
+        periods=_per_period(rows, largest),
     )
+
+
+def _over_the_period(rows: list[FileRow]) -> dict[SegmentNames, tuple[Decimal, Decimal]]:
+    """Each segment's GPU allocation and idle hours over the whole period: the sums of its
+    rows, one a bucket where the report has buckets."""
+    sums: dict[SegmentNames, tuple[Decimal, Decimal]] = {}
+    for row in rows:
+        allocated, idle = sums.get(row.names, (Decimal(0), Decimal(0)))
+        sums[row.names] = (allocated + row.measures[_ALLOCATED], idle + row.measures[_IDLE])
+    return sums
+
+
+def _per_period(
+    rows: list[FileRow], segments: list[SegmentNames]
+) -> dict[SegmentNames, dict[date, Decimal]]:
+    """These segments' GPU allocation hours in each bucket they have rows in."""
+    wanted = set(segments)
+    hours: dict[SegmentNames, dict[date, Decimal]] = {}
+    for row in rows:
+        if row.period_start is not None and row.names in wanted:
+            series = hours.setdefault(row.names, {})
+            series[row.period_start] = series.get(row.period_start, 0) + row.measures[_ALLOCATED]
+    return hours
+
+
+def _totals(rows: list[FileRow], kinds: list[Kind], columns: list[Column]) -> list[tuple[str, str]]:
+    """The totals row: the measures and the costs summed over every row, the idle share of
+    those sums, "Total" in the first column."""
+    total = FileRow(
+        None,
+        ("",) * kinds.count(Kind.TEXT),
+        tuple(sum(row.measures[n] for row in rows) for n in range(len(MEASURES))),
+        tuple(sum(row.costs[n] for row in rows) for n in range(kinds.count(Kind.MONEY))),
+    )
+    (_, css), *rest = _cells(total, columns)
+    return [("Total", css), *rest]
+
+
+def _headings(columns: list[Column], number: int | None, descending: bool) -> list[Heading]:
+    """The header cells, the sorted column's saying which way it is sorted."""
     headings = []
     for n, column in enumerate(columns):
         ascending_now = n == number and not descending
         aria = None if n != number else ("descending" if descending else "ascending")
         link = f"-{n}" if ascending_now else str(n)
-        headings.append(Heading(column.header, column.numeric, link, aria))
-    page_range = list(shown.paginator.get_elided_page_range(shown.number))
-    allocated, idle = _POSITION["gpu_allocation_hours"], _POSITION["gpu_idle_hours"]
-    top = heapq.nlargest(CHART_SEGMENTS, rows, key=lambda row: row.measures[allocated])
-    return Reading(
-        headings,
-        shown,
-        page_range,
-        _cells(totals, columns),
-        chart=bars(
-            (" / ".join(row.names), row.measures[allocated], row.measures[idle]) for row in top
-        ),
-        largest=[row.names for row in top],
-    )
+        headings.append(Heading(column.header, column.css, link, aria))
+    return headings
 
 
 def bars(segments: Iterable[tuple[str, Decimal, Decimal | None]]) -> list[Bar]:
@@ -159,20 +244,8 @@ def bars(segments: Iterable[tuple[str, Decimal, Decimal | None]]) -> list[Bar]:
     ]
 
 
-def _value(row: FileRow, column: Column, number: int):
-    # The segment's names come first: column `number` of them is name `number`.
-    return column.value(row.measures) if column.value else row.names[number]
-
-
-def _values(row: FileRow, columns: list[Column]) -> list:
-    return [_value(row, column, number) for number, column in enumerate(columns)]
-
-
-def _cells(row: FileRow, columns: list[Column]) -> list[tuple[str, bool]]:
-    values = _values(row, columns)
-    return [
-        (column.text(value), column.numeric) for column, value in zip(columns, values, strict=True)
-    ]
+def _cells(row: FileRow, columns: list[Column]) -> list[tuple[str, str]]:
+    return [(column.text(column.value(row)), column.css) for column in columns]
 
 
 def _sort_of(sort: str | None, count: int) -> tuple[int | None, bool]:
@@ -186,7 +259,8 @@ def _sort_of(sort: str | None, count: int) -> tuple[int | None, bool]:
 
 
 def _sort_key(value) -> tuple:
-    # Names regardless of letter case; a share of nothing allocated sorts below any other.
+    # Names regardless of letter case; a share of nothing allocated sorts below any other;
+    # dates and numbers as themselves.
     if value is None:
         return (0, Decimal(0))
     if isinstance(value, str):

@@ -17,12 +17,12 @@ from reports_site.paging import Paginator
 from reports_site.tenancy.models import Project
 
 from . import services
-from .charts import LINES, daily_chart
+from .charts import LINES, LineChart, bucket_chart, daily_chart
 from .downloads import csv_response, zip_response
 from .filtersets import ReportFilterSet
 from .forms import ReportForm
 from .models import Report
-from .reading import bars, read_report
+from .reading import Reading, bars, read_report
 from .tables import PAGE_SIZES, ReportTable, page_size, save_columns
 
 COUNT_LIMIT = 10_000
@@ -131,8 +131,8 @@ def _copied(request: HttpRequest) -> dict | None:
 @login_required
 @require_GET
 def report_detail(request: HttpRequest, report_id) -> HttpResponse:
-    """A report's fields and status, and when it is Ready a chart of its largest segments (kept
-    by its build) and all its rows, read from its file."""
+    """A report's fields and status, and when it is Ready charts of its largest segments and all
+    its rows, read from its file (or what its build kept of it, when the file cannot be read)."""
     report = _get_report_for_user(request, report_id)
     context = {"report": report}
     if report.is_ready:
@@ -148,12 +148,17 @@ def report_detail(request: HttpRequest, report_id) -> HttpResponse:
             context["chart"] = bars((label, Decimal(hours), None) for label, hours in kept)
         else:
             context["reading"], context["chart"] = reading, reading.chart
-            # The daily lines are of segments of the whole period.
-            if not report.bucket:
-                largest = reading.largest[:LINES]
-                daily = daily_gpu_hours(**report.selection, segments=largest)
-                context["daily"] = daily_chart(daily, largest)
+            context["line_chart"] = _line_chart(report, reading)
     return render(request, "reports/report_detail.html", context)
+
+
+def _line_chart(report: Report, reading: Reading) -> LineChart | None:
+    """The largest segments' GPU allocation hours over time: per bucket, from the file, where
+    the report has buckets (they are its time zone's); per UTC day, from the rollups, where not."""
+    largest = reading.largest[:LINES]
+    if report.bucket:
+        return bucket_chart(reading.periods, largest, report)
+    return daily_chart(daily_gpu_hours(**report.selection, segments=largest), largest)
 
 
 @login_required

@@ -14,6 +14,7 @@ from reports.models import Report
 from reports.services import create_report
 from reports.tasks import build_report
 from tests.browser.conftest import log_in, screenshot
+from tests.consumption.samples import sample, save_samples
 from tests.reports.conftest import MARCH, ready_report
 from tests.worker import start_worker, stop
 
@@ -256,6 +257,47 @@ class TestReportsInABrowser:
         expect(page.locator("#report-status")).to_contain_text("Ready")
         expect(page.get_by_role("heading", name="All rows")).to_be_visible()
         expect(page.get_by_role("link", name="Download CSV")).to_be_visible()
+
+    def test_a_reports_page_with_rows_per_day(self, page, viewer, usage, no_queue):
+        # Besides an hour on 1, 2, 4 and 8 GPUs on 10 March (the usage fixture), an hour on 2
+        # GPUs in vision on 12 March.
+        save_samples(sample(usage["vision"], "2026-03-12T10:00Z", 3600, gpu=2, workload="later"))
+        report = ready_report(viewer, "Per day", bucket="Day")
+        log_in(page, viewer.email)
+        page.goto(f"/analytics/reports/{report.pk}/")
+        expect(page.locator(".fields")).to_contain_text("Rows per")
+
+        rows = page.locator("table.report-rows")
+        period = rows.locator("thead th").first
+        expect(period).to_have_text("Period start")
+        starts = rows.locator("tbody tr td:first-child")
+        expect(starts).to_have_text(["2026-03-10"] * 4 + ["2026-03-12"])
+        period.get_by_role("link").click()
+        expect(period).to_have_attribute("aria-sort", "ascending")
+        period.get_by_role("link").click()  # again: the other way round
+        expect(period).to_have_attribute("aria-sort", "descending")
+        expect(starts).to_have_text(["2026-03-12"] + ["2026-03-10"] * 4)
+
+        # Each project is one bar, summed over the days: vision has 1 + 2 hours.
+        expect(page.locator(".bars .bar-label")).to_have_text(
+            ["west / training / llm", "east / ops / infra", "east / research / vision"]
+            + ["east / research / nlp"]
+        )
+        expect(page.locator(".bars .bar-value").nth(2)).to_contain_text("3.00 h")
+        figure = page.get_by_role("figure", name="GPU allocation hours per day")
+        figure.get_by_text("The same as a table").click()
+        table = figure.get_by_role("table")
+        expect(table.locator("thead th")).to_have_text(
+            ["Period start (UTC)", "west / training / llm", "east / ops / infra"]
+            + ["east / research / vision", "east / research / nlp"]
+        )
+        cells = [row.locator("th, td").all_inner_texts() for row in table.locator("tbody tr").all()]
+        assert cells == [
+            ["2026-03-10", "8.00", "4.00", "1.00", "2.00"],
+            ["2026-03-11", "0.00", "0.00", "0.00", "0.00"],
+            ["2026-03-12", "0.00", "0.00", "2.00", "0.00"],
+        ]
+        screenshot(page, "report-page-rows-per-day")
 
     def test_run_again_and_duplicate_from_a_reports_page(self, page, viewer, reports):
         log_in(page, viewer.email)

@@ -2,19 +2,22 @@
 (thousands separators, two decimals, memory in GiB-hours), the GPU idle share, the totals,
 sortable by any column, and paged when there are many."""
 
+import io
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from django.core.files.storage import default_storage
 from django.urls import reverse
 
 from consumption.aggregation import daily_gpu_hours
 from consumption.measures import Segment, grouping_of
+from reports.csv_export import FileRow, read_csv
 from reports.services import create_report
 from reports.tasks import build_report
 from tests.consumption.samples import sample, save_samples
-from tests.reports.conftest import MARCH
+from tests.reports.conftest import MARCH, ready_report, store
 
 GIB = 2**30
 
@@ -152,7 +155,7 @@ class TestGpuHoursPerDay:
         build_report(str(again.pk))
         client.force_login(viewer)
         response = client.get(reverse("reports:report_detail", args=[again.pk]))
-        daily = response.context["daily"]
+        daily = response.context["line_chart"]
         assert [line.label for line in daily.lines] == [
             "east / research / vision",
             "east / research / nlp",
@@ -213,7 +216,7 @@ class TestGpuHoursPerDay:
     def test_usage_on_a_single_day_has_no_daily_chart(self, client, viewer, big):
         client.force_login(viewer)
         response = client.get(reverse("reports:report_detail", args=[big.pk]))
-        assert response.context["daily"] is None
+        assert response.context["line_chart"] is None
         assert response.context["chart"]
 
     def test_a_period_of_no_whole_day_has_no_daily_chart(self, client, viewer, usage):
@@ -226,5 +229,125 @@ class TestGpuHoursPerDay:
         build_report(str(report.pk))
         client.force_login(viewer)
         response = client.get(reverse("reports:report_detail", args=[report.pk]))
-        assert response.context["daily"] is None
+        assert response.context["line_chart"] is None
         assert "per day" not in response.content.decode()
+
+
+MEASURES_HEADER = (
+    "GPU allocation hours,GPU Idle hours,CPU cores allocation hours,CPU cores usage hours,"
+    "CPU Memory bytes allocation hours,CPU Memory bytes usage hours"
+)
+COSTS_HEADER = (
+    "GPU cost (EUR),GPU idle cost (EUR),CPU cost (EUR),CPU memory cost (EUR),Total cost (EUR)"
+)
+
+
+def with_file(report, text: str):
+    """The report, its stored file replaced by this text."""
+    default_storage.delete(report.file.name)
+    store(f"{report.pk}.csv", text)
+    return report
+
+
+@pytest.fixture
+def costed(viewer, usage):
+    """A Ready report whose file has cost columns, written by hand."""
+    return with_file(
+        ready_report(viewer, "Costs"),
+        f"Cluster,Department,Project,{MEASURES_HEADER},{COSTS_HEADER}\r\n"
+        # 7 GiB for an hour: 7 * 2**30 byte-hours.
+        "east,research,vision,10.0000,2.0000,4.0000,1.0000,7516192768,0,"
+        "12345.60,2469.12,40.00,1.75,12387.35\r\n"
+        "west,training,llm,1.5000,0.0000,0.0000,0.0000,0,0,0.25,0.00,0.00,0.00,0.25\r\n",
+    )
+
+
+class TestCostColumns:
+    def test_money_reads_to_the_cent_headed_as_in_the_file(self, client, viewer, costed):
+        client.force_login(viewer)
+        head, body, foot = rows_of(client, costed)
+        assert head[10:] == [
+            "GPU cost (EUR)",
+            "GPU idle cost (EUR)",
+            "CPU cost (EUR)",
+            "CPU memory cost (EUR)",
+            "Total cost (EUR)",
+        ]
+        assert body == [
+            [
+                *("east", "research", "vision"),
+                *("10.00", "2.00", "20.0%", "4.00", "1.00", "7.00", "0.00"),
+                *("12,345.60", "2,469.12", "40.00", "1.75", "12,387.35"),
+            ],
+            [
+                *("west", "training", "llm"),
+                *("1.50", "0.00", "0.0%", "0.00", "0.00", "0.00", "0.00"),
+                *("0.25", "0.00", "0.00", "0.00", "0.25"),
+            ],
+        ]
+        # 12,345.60 + 0.25 and 12,387.35 + 0.25; 2 of 11.5 GPU hours idle.
+        assert foot == [
+            *("Total", "", ""),
+            *("11.50", "2.00", "17.4%", "4.00", "1.00", "7.00", "0.00"),
+            *("12,345.85", "2,469.12", "40.00", "1.75", "12,387.60"),
+        ]
+        html = client.get(reverse("reports:report_detail", args=[costed.pk])).content.decode()
+        assert '<td class="num">12,387.35</td>' in html
+
+    @pytest.mark.parametrize(
+        "sort, projects", [("14", ["llm", "vision"]), ("-14", ["vision", "llm"])]
+    )
+    def test_a_cost_column_sorts(self, client, viewer, costed, sort, projects):
+        client.force_login(viewer)
+        _, body, _ = rows_of(client, costed, sort=sort)
+        assert [row[2] for row in body] == projects
+
+    def test_the_file_is_read_by_its_columns_kinds(self):
+        text = (
+            f"Period start,Cluster,{MEASURES_HEADER},Total cost (USD)\r\n"
+            "2026-03-09,'=east,1.5000,0.2500,2.0000,1.0000,1073741824,3,1234.50\r\n"
+        )
+        head, rows = read_csv(io.BytesIO(text.encode()))
+        assert head[0] == "Period start" and head[-1] == "Total cost (USD)"
+        assert rows == [
+            FileRow(
+                date(2026, 3, 9),
+                ("=east",),
+                (Decimal("1.5"), Decimal("0.25"), Decimal(2), Decimal(1), 2**30, 3),
+                (Decimal("1234.50"),),
+            )
+        ]
+
+
+HEADER = f"Cluster,Department,Project,{MEASURES_HEADER}\r\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("", id="empty"),
+        pytest.param("Cluster,Department,Project\r\neast,research,vision\r\n", id="no measures"),
+        pytest.param(HEADER + "east,research,vision,abc,0,0,0,0,0\r\n", id="hours not a number"),
+        pytest.param(HEADER + "east,research,vision,1,0,0,0,1.5,0\r\n", id="part of a byte"),
+        pytest.param(HEADER + "east,research,vision,NaN,0,0,0,0,0\r\n", id="not a number"),
+        pytest.param(HEADER + "east,research,vision,1,0\r\n", id="too few cells"),
+        pytest.param(
+            f"Cluster,{MEASURES_HEADER},GPU cost (EUR)\r\neast,1,0,0,0,0,0,Infinity\r\n",
+            id="endless money",
+        ),
+        pytest.param(
+            f"Period start,Cluster,{MEASURES_HEADER}\r\n2026-13-01,east,1,0,0,0,0,0\r\n",
+            id="no such day",
+        ),
+    ],
+)
+def test_a_file_that_is_not_a_reports_leaves_the_first_rows_the_build_kept(
+    client, viewer, usage, text
+):
+    report = with_file(ready_report(viewer, "Spoilt"), text)
+    client.force_login(viewer)
+    response = client.get(reverse("reports:report_detail", args=[report.pk]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "report-rows" not in html
+    assert "First rows" in html and "<td>vision</td>" in html

@@ -80,7 +80,7 @@ def read_csv(file: BinaryIO) -> tuple[list[str], list[FileRow]]:
     names = len(head) - len(MEASURES)
     rows = [
         FileRow(
-            tuple(map(_text_value, row[:names])),
+            tuple(map(text_value, row[:names])),
             tuple(
                 int(cell) if measure.in_mib else Decimal(cell)
                 for measure, cell in zip(MEASURES, row[names:], strict=True)
@@ -91,5 +91,6 @@ def read_csv(file: BinaryIO) -> tuple[list[str], list[FileRow]]:
     return head, rows
 
 
-def _text_value(cell: str) -> str:
+def text_value(cell: str) -> str:
+    """A text cell of the file as it was before `write_csv` guarded it against formulas."""
     return cell[1:] if cell.startswith("'") and cell[1:].startswith(_FORMULA_STARTS) else cell

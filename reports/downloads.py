@@ -23,9 +23,14 @@ def download_name(report: Report, file_format: FileFormat = CSV) -> str:
 
 def refusal(reports: list[Report], file_format: FileFormat) -> str | None:
     """Why these Ready reports cannot be downloaded in this format, if they cannot: some have
-    more rows than it holds."""
+    more rows than it holds (as far as is known: a report made otherwise than by a build may
+    not have its count)."""
     limit = file_format.max_rows
-    too_long = [report for report in reports if limit is not None and report.row_count > limit]
+    too_long = [
+        report
+        for report in reports
+        if limit is not None and report.row_count is not None and report.row_count > limit
+    ]
     if not too_long:
         return None
     named = ", ".join(f"{report.name!r} ({report.row_count:,} rows)" for report in too_long)

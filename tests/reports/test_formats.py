@@ -318,6 +318,9 @@ class TestReportPage:
         assert alices.get(url, {"format": "parquet"}).status_code == 200
         Report.objects.filter(pk=report.pk).update(row_count=EXCEL_ROWS - 1)
         assert alices.get(url, {"format": "xlsx"}).status_code == 200
+        # A Ready report whose count is not known (not made by a build) is converted.
+        Report.objects.filter(pk=report.pk).update(row_count=None)
+        assert alices.get(url, {"format": "xlsx"}).status_code == 200
 
 
 class TestDownloadSelected:

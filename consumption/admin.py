@@ -6,7 +6,7 @@ from django.utils.text import Truncator
 from reports_site.paging import AdminPaginator
 
 from . import rollups
-from .models import DAY_SECONDS, UsageRollup, UsageSample, UsageSource
+from .models import DAY_SECONDS, Price, UsageRollup, UsageSample, UsageSource
 from .parsing import FIELDS
 
 
@@ -149,3 +149,15 @@ class UsageSourceAdmin(admin.ModelAdmin):
     @admin.display(description="last error", ordering="last_error_at")
     def last_error_short(self, source: UsageSource) -> str:
         return Truncator(source.last_error).chars(80)
+
+
+@admin.register(Price)
+class PriceAdmin(admin.ModelAdmin):
+    """A tenant's prices: each holds from its moment until the next one of the same resource
+    and node pool (or, without a node pool, in the node pools that have none of their own)."""
+
+    list_display = ["tenant", "resource", "nodepool", "amount", "currency", "valid_from"]
+    list_filter = ["tenant", "resource", "currency"]
+    list_select_related = ["tenant", "nodepool__cluster"]
+    autocomplete_fields = ["tenant", "nodepool"]
+    ordering = ["tenant", "resource", "-valid_from"]

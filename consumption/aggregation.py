@@ -7,11 +7,13 @@ integers, so the rollup path and the raw path give identical numbers.
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from fractions import Fraction
 
 from django.db.models import BigIntegerField, F, QuerySet, Sum, Value
 from django.db.models.functions import Cast, Greatest, Least
@@ -20,8 +22,9 @@ from reports_site.lookups import AnyOf, plain_rows
 from reports_site.tenancy.models import Project, Tenant
 
 from .buckets import DEFAULT_TIME_ZONE, Bucket, Span, spans
-from .measures import MEASURES, SUMS, Grouping, Segment, measure_values
+from .measures import MEASURES, SUMS, Grouping, Segment, grouping_of, measure_values
 from .models import DAY_SECONDS, MAX_DURATION_SECONDS, UsageRollup, UsageSample
+from .pricing import Missing, PriceBook, PricingError, cents
 
 FILTER_FIELDS = ("projectName", "departmentName", "clusterId")
 
@@ -40,6 +43,7 @@ class ConsumptionRow:
     memory_allocation_byte_hours: int
     memory_usage_byte_hours: int
     period_start: date | None = None  # the first day of the row's time bucket, if it has one
+    costs: tuple[Decimal, ...] | None = None  # in the order of COSTS, if the report has costs
 
     @property
     def measures(self) -> tuple[Decimal | int, ...]:
@@ -77,26 +81,30 @@ def consumption_rows(
     use_rollups: bool = True,
     bucket: str | None = None,
     time_zone: str = DEFAULT_TIME_ZONE,
+    prices: PriceBook | None = None,
 ) -> list[ConsumptionRow]:
-    """The consumption of `tenant` during [start, end), one row per segment that has at least one
-    sample overlapping the period, sorted by the segment's names; with a `bucket`, one row per
-    bucket of `time_zone` and segment, sorted by the bucket's first day and then the names.
-    Only `projects` (the projects the requester may read, as a queryset or ids) count,
-    narrowed by `filters`."""
-    if group_by not in Segment.values:
-        raise ValueError(f"Unknown segment {group_by!r}; use one of {', '.join(Segment.values)}.")
+    """The consumption of `tenant` during [start, end), one row per segment (`group_by`, one of
+    GROUP_BY) that has at least one sample overlapping the period, sorted by the segment's
+    names; with a `bucket`, one row per bucket of `time_zone` and segment, sorted by the
+    bucket's first day and then the names. Only `projects` (the projects the requester may
+    read, as a queryset or ids) count, narrowed by `filters`. With `prices` (the tenant's
+    over the period), each row has its costs too; a PricingError names the usage that no
+    price holds for."""
+    grouping = grouping_of(group_by)
     if bucket and bucket not in Bucket.values:
         raise ValueError(f"Unknown bucket {bucket!r}; use one of {', '.join(Bucket.values)}.")
     period_start, period_end = _epoch(start, "start"), _epoch(end, "end")
     if period_start >= period_end:
         raise ValueError("The period's start must be before its end.")
 
-    grouping = Segment(group_by).grouping
+    use_rollups = use_rollups and not grouping.by_workload
     allowed = _allowed_projects(tenant, projects, filters or {})
-    parts = spans(period_start, period_end, bucket, time_zone)
-    # Each span's whole UTC days come from the daily rollups, the rest from the samples.
-    days: dict[int, int] = {}  # a whole UTC day: the span it belongs to
-    windows: list[tuple[int, int, int]] = []  # a span, and [start, end) of samples
+    # The buckets, cut where a price changes: each piece has one price per resource and pool.
+    buckets = spans(period_start, period_end, bucket, time_zone)
+    parts = _cut(buckets, prices.changes) if prices else buckets
+    # Each piece's whole UTC days come from the daily rollups, the rest from the samples.
+    days: dict[int, int] = {}  # a whole UTC day: the piece it belongs to
+    windows: list[tuple[int, int, int]] = []  # a piece, and [start, end) of samples
     for index, span in enumerate(parts):
         first_day = -(-span.start // DAY_SECONDS)  # the first midnight inside the span
         last_day = span.end // DAY_SECONDS  # the last midnight inside the span
@@ -109,20 +117,32 @@ def consumption_rows(
         else:
             windows.append((index, span.start, span.end))
 
-    key = grouping.key
-    totals: dict[tuple[int, object], list[int]] = {}  # (span, segment): sums
+    # Costs are charged by node pool: their sums are kept per pool until they are charged.
+    keys = grouping.keys
+    if prices and "nodepool_id" not in keys:
+        keys = (*keys, "nodepool_id")
+    totals: dict[tuple[int, tuple], list[int]] = {}  # (piece, the values of keys): sums
     rollups = UsageRollup.objects.filter(project_id__in=allowed)
-    if len(parts) == 1 and days:  # one span: its days summed by the database
+    if len(parts) == 1 and days:  # one piece: its days summed by the database
         whole_days = rollups.filter(day__gte=min(days), day__lt=max(days) + 1)
-        _add(totals, 0, plain_rows(_rollup_sums(whole_days, (key,))))
+        _add(totals, 0, keys, plain_rows(_rollup_sums(whole_days, keys)))
     elif days:
         whole_days = rollups.filter(AnyOf(F("day"), list(days)))
-        for day, *row in plain_rows(_rollup_sums(whole_days, ("day", key))):
-            _add(totals, days[day], [row])
-    for index, window_start, window_end in windows:
-        if window_start < window_end:
-            _add(totals, index, plain_rows(_sample_sums(allowed, key, window_start, window_end)))
-    return _rows(grouping, parts, totals)
+        for day, *row in plain_rows(_rollup_sums(whole_days, ("day", *keys))):
+            _add(totals, days[day], keys, [row])
+    # The windows' sums, many windows a query (one round trip, not one per window).
+    windows = [window for window in windows if window[1] < window[2]]
+    for first in range(0, len(windows), _WINDOWS_A_QUERY):
+        batch = windows[first : first + _WINDOWS_A_QUERY]
+        queries = [_sample_sums(allowed, keys, *window) for window in batch]
+        for index, *row in plain_rows(queries[0].union(*queries[1:], all=True)):
+            _add(totals, index, keys, [row])
+    return _rows(grouping, parts, keys, totals, prices)
+
+
+# Sample windows summed by one query, as a UNION ALL of each window's: below SQLite's limit
+# of 500 terms in a compound SELECT.
+_WINDOWS_A_QUERY = 250
 
 
 def daily_gpu_hours(
@@ -137,10 +157,12 @@ def daily_gpu_hours(
 ) -> dict[tuple[str, ...], dict[date, Decimal]]:
     """GPU allocation hours per day of these segments (given and keyed by their names), over
     the whole UTC days of [start, end), from the daily rollups; a part of a day at either end
-    is left out."""
+    is left out. The rollups do not know workloads: none for segments split by workload."""
     first_day = -(-_epoch(start, "start") // DAY_SECONDS)
     last_day = _epoch(end, "end") // DAY_SECONDS
-    grouping = Segment(group_by).grouping
+    grouping = grouping_of(group_by)
+    if grouping.by_workload:
+        return {}
     sums = list(
         UsageRollup.objects.filter(
             project_id__in=_allowed_projects(tenant, projects, filters or {}),
@@ -152,12 +174,12 @@ def daily_gpu_hours(
         .annotate(gpu=Sum("gpu_allocated"))
         .order_by()
     )
-    names = grouping.names_of({row[grouping.key] for row in sums})
+    names = grouping.names_of({(row[grouping.key],) for row in sums})
     hours = next(m for m in MEASURES if m.name == "gpu_allocation_hours")
     daily: dict[tuple[str, ...], dict[date, Decimal]] = {}
     for row in sums:
         day = date.fromordinal(_EPOCH_DAY + row["day"])
-        daily.setdefault(names[row[grouping.key]], {})[day] = hours.value([row["gpu"]])
+        daily.setdefault(names[(row[grouping.key],)], {})[day] = hours.value([row["gpu"]])
     return daily
 
 
@@ -169,7 +191,7 @@ def raw_sample_sums(*, tenant: Tenant, start: datetime, end: datetime, group_by:
     allowed = Project.objects.for_tenant(tenant).values("pk")
     return list(
         _sample_sums(
-            allowed, Segment(group_by).grouping.key, _epoch(start, "start"), _epoch(end, "end")
+            allowed, grouping_of(group_by).keys, None, _epoch(start, "start"), _epoch(end, "end")
         )
     )
 
@@ -211,9 +233,15 @@ def _summed(rows: QuerySet, fields: tuple[str, ...], sums: dict[str, Sum]) -> Qu
     return rows.values(*fields).annotate(**whole).values_list(*fields, *whole).order_by()
 
 
-def _sample_sums(allowed: QuerySet, key: str, window_start: int, window_end: int) -> QuerySet:
+def _sample_sums(
+    allowed: QuerySet,
+    keys: tuple[str, ...],
+    piece: int | None,
+    window_start: int,
+    window_end: int,
+) -> QuerySet:
     """Sums over the raw samples, each prorated by its overlap with [window_start, window_end),
-    grouped by `key`."""
+    grouped by `keys`; with a `piece`, each row led by it."""
     end = F("start_epoch") + F("duration_seconds")
     overlap = Least(end, Value(window_end)) - Greatest(F("start_epoch"), Value(window_start))
     amounts = dict(zip(SUMS, (e for m in MEASURES for e in m.expressions()), strict=True))
@@ -231,23 +259,64 @@ def _sample_sums(allowed: QuerySet, key: str, window_start: int, window_end: int
         f"sum_{name}": Sum(amount * overlap, output_field=BigIntegerField())
         for name, amount in amounts.items()
     }
-    return _summed(samples, (key,), sums)
+    if piece is None:
+        return _summed(samples, keys, sums)
+    return _summed(samples.annotate(piece=Value(piece)), ("piece", *keys), sums)
 
 
-def _add(totals: dict, span: int, rows: Iterable[Sequence]) -> None:
-    """Add rows of (a segment's id, its sums...) to the span's totals."""
-    for segment_id, *sums in rows:
-        key = (span, segment_id)
-        current = totals.get(key)
-        totals[key] = (
-            sums if current is None else [a + b for a, b in zip(current, sums, strict=True)]
-        )
+def _cut(parts: list[Span], moments: list[int]) -> list[Span]:
+    """The spans, each cut at the moments inside it; the pieces keep their span's label."""
+    pieces = []
+    for span in parts:
+        edges = [span.start, *(m for m in moments if span.start < m < span.end), span.end]
+        pieces += [Span(span.label, a, b) for a, b in itertools.pairwise(edges)]
+    return pieces
 
 
-def _rows(grouping: Grouping, parts: list[Span], totals: dict) -> list[ConsumptionRow]:
-    names = grouping.names_of({segment for _, segment in totals})
+def _add(totals: dict, piece: int, keys: tuple[str, ...], rows: Iterable[Sequence]) -> None:
+    """Add rows of (the values of `keys`..., the sums...) to the piece's totals."""
+    width = len(keys)
+    for row in rows:
+        _accumulate(totals, (piece, tuple(row[:width])), row[width:])
+
+
+def _accumulate(totals: dict, key, values: Sequence) -> None:
+    current = totals.get(key)
+    totals[key] = (
+        values if current is None else [a + b for a, b in zip(current, values, strict=True)]
+    )
+
+
+def _rows(
+    grouping: Grouping,
+    pieces: list[Span],
+    keys: tuple[str, ...],
+    totals: dict,
+    prices: PriceBook | None,
+) -> list[ConsumptionRow]:
+    """The rows: each bucket's pieces summed by the grouping's own keys (and charged, with
+    prices, by node pool and piece)."""
+    width = len(grouping.keys)
+    sums: dict[tuple, list[int]] = {}  # (a bucket's label, the row's key): sums
+    costs: dict[tuple, list[Fraction]] = {}  # the same: the exact cost columns
+    missing: Missing = set()
+    for (piece, key), piece_sums in totals.items():
+        row = (pieces[piece].label, key[:width])
+        _accumulate(sums, row, piece_sums)
+        if prices:
+            pool = key[keys.index("nodepool_id")]
+            amounts = prices.charge(piece_sums, pool, pieces[piece].start, missing)
+            _accumulate(costs, row, amounts)
+    if missing:
+        raise PricingError(prices.missing_message(missing))
+    names = grouping.names_of({key for _, key in sums})
     rows = [
-        ConsumptionRow(names[segment], *measure_values(sums), period_start=parts[span].label)
-        for (span, segment), sums in totals.items()
+        ConsumptionRow(
+            names[key],
+            *measure_values(row_sums),
+            period_start=label,
+            costs=cents(costs[label, key]) if prices else None,
+        )
+        for (label, key), row_sums in sums.items()
     ]
     return sorted(rows, key=lambda row: (row.period_start, row.segment))

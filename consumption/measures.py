@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from functools import cached_property
 from itertools import accumulate
 
@@ -27,32 +28,45 @@ from .models import HOUR_SECONDS, MIB, MICRO
 
 
 class Segment(models.TextChoices):
-    """What a report's rows are grouped by (the API's `groupBy`)."""
+    """What a report's rows are grouped by: Run:ai's `groupBy` values."""
 
     PROJECT = "Project"
     DEPARTMENT = "Department"
     CLUSTER = "Cluster"
     NODEPOOL = "Nodepool"
 
-    @property
-    def grouping(self) -> Grouping:
-        return _GROUPINGS[self]
+
+# Ours beyond Run:ai's: rows per workload of each project, to find the jobs behind the hours.
+WORKLOAD = "Workload"
+GROUP_BY = (*Segment.values, WORKLOAD)
+GROUP_BY_CHOICES = [*Segment.choices, (WORKLOAD, WORKLOAD)]
 
 
 @dataclass(frozen=True)
 class Grouping:
     """How one segment groups: the CSV columns naming a row, the field of a sample or a rollup
-    that holds the segment's id, and its model's fields that give those names, in order."""
+    that holds the segment's id, and its model's fields that give those names, in order. A
+    grouping `by_workload` also splits each segment by the samples' workload, the last name;
+    the daily rollups merge workloads, so it is read from the samples alone."""
 
     columns: tuple[str, ...]
     key: str
     model: type[models.Model]
     names: tuple[str, ...]
+    by_workload: bool = False
 
-    def names_of(self, ids) -> dict[int, tuple[str, ...]]:
-        """The names of these segments, by id."""
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The fields of a sample that tell its row."""
+        return (self.key, "workload") if self.by_workload else (self.key,)
+
+    def names_of(self, keys: Iterable[tuple]) -> dict[tuple, tuple[str, ...]]:
+        """The names of the rows with these keys (values of `keys`, in order), by key."""
+        keys = set(keys)
+        ids = {key[0] for key in keys}
         units = self.model.objects.filter(AnyOf(F("pk"), ids)).values_list("pk", *self.names)
-        return {pk: tuple(names) for pk, *names in plain_rows(units)}
+        names = {pk: tuple(names) for pk, *names in plain_rows(units)}
+        return {key: names[key[0]] + key[1:] for key in keys}
 
     def ids_of(self, tenant, segments: Iterable[tuple[str, ...]]) -> list[int]:
         """The ids of these segments of the tenant, given by their names (as `names_of` gives
@@ -65,12 +79,20 @@ class Grouping:
         )
 
 
+def grouping_of(group_by: str) -> Grouping:
+    """The grouping of a `groupBy` value; a ValueError names the values there are."""
+    try:
+        return _GROUPINGS[group_by]
+    except KeyError:
+        raise ValueError(
+            f"Unknown segment {group_by!r}; use one of {', '.join(GROUP_BY)}."
+        ) from None
+
+
+_PROJECT_NAMES = ("cluster__name", "department__name", "name")
 _GROUPINGS = {
     Segment.PROJECT: Grouping(
-        ("Cluster", "Department", "Project"),
-        "project_id",
-        Project,
-        ("cluster__name", "department__name", "name"),
+        ("Cluster", "Department", "Project"), "project_id", Project, _PROJECT_NAMES
     ),
     Segment.DEPARTMENT: Grouping(
         ("Cluster", "Department"), "project__department_id", Department, ("cluster__name", "name")
@@ -78,6 +100,13 @@ _GROUPINGS = {
     Segment.CLUSTER: Grouping(("Cluster",), "project__cluster_id", Cluster, ("name",)),
     Segment.NODEPOOL: Grouping(
         ("Cluster", "Node pool"), "nodepool_id", NodePool, ("cluster__name", "name")
+    ),
+    WORKLOAD: Grouping(
+        ("Cluster", "Department", "Project", "Workload"),
+        "project_id",
+        Project,
+        _PROJECT_NAMES,
+        by_workload=True,
     ),
 }
 
@@ -117,18 +146,26 @@ class Measure:
             return (a,)
         return (a / Value(MIB), a - a / Value(MIB) * Value(MIB))
 
+    def exact(self, sums: Sequence[int]) -> Fraction:
+        """The measure from its sums, unrounded: hours, or byte-hours."""
+        if not self.in_mib:
+            (micro_seconds,) = sums
+            return Fraction(micro_seconds, MICRO * HOUR_SECONDS)
+        mib, rest = sums
+        return Fraction(mib * MIB + rest, HOUR_SECONDS)
+
     def value(self, sums: Sequence[int]) -> Decimal | int:
         """The measure from its sums (in the order of `sums`), rounded half up: hours to
         _HOUR_DECIMALS decimals, byte-hours to whole ones. Integer arithmetic throughout."""
         if not self.in_mib:
             (micro_seconds,) = sums
-            steps = _half_up(micro_seconds, _MICRO_SECONDS_PER_STEP)
+            steps = half_up(micro_seconds, _MICRO_SECONDS_PER_STEP)
             return Decimal(steps).scaleb(-_HOUR_DECIMALS)
         mib, rest = sums
-        return _half_up(mib * MIB + rest, HOUR_SECONDS)
+        return half_up(mib * MIB + rest, HOUR_SECONDS)
 
 
-def _half_up(numerator: int, denominator: int) -> int:
+def half_up(numerator: int, denominator: int) -> int:
     """numerator / denominator (> 0) to the nearest integer, halves away from zero."""
     quotient, remainder = divmod(abs(numerator), denominator)
     quotient += 2 * remainder >= denominator
@@ -159,6 +196,15 @@ _SPANS = tuple(
 )
 
 
+def exact_measure(name: str, sums: Sequence[int]) -> Fraction:
+    """One measure (by its name), unrounded, from all the sums (in the order of SUMS)."""
+    measure, span = _SPANS_BY_NAME[name]
+    return measure.exact(sums[span])
+
+
+_SPANS_BY_NAME = {measure.name: (measure, span) for measure, span in _SPANS}
+
+
 def measure_values(sums: Sequence[int]) -> list[Decimal | int]:
     """The six measures, in the order of MEASURES, from all the sums (in the order of SUMS)."""
     return [measure.value(sums[span]) for measure, span in _SPANS]
@@ -170,13 +216,16 @@ AMOUNT_FIELDS = tuple((measure.amount, int) for measure in MEASURES)
 
 
 PERIOD_START = "Period start"  # the first column of a report with time buckets
+# The cost columns a report may add after the measures, each headed with its currency.
+COSTS = ("GPU cost", "GPU idle cost", "CPU cost", "CPU memory cost", "Total cost")
 
 
-def header(segment: str, bucketed: bool = False) -> list[str]:
+def header(segment: str, bucketed: bool = False, currency: str | None = None) -> list[str]:
     """A report's CSV header: the bucket's first day if it has buckets, the segment's columns,
-    then the measures'."""
+    the measures', then the costs' in `currency` if it has costs."""
     leading = [PERIOD_START] if bucketed else []
-    return [*leading, *Segment(segment).grouping.columns, *(m.column for m in MEASURES)]
+    costs = [f"{cost} ({currency})" for cost in COSTS] if currency else []
+    return [*leading, *grouping_of(segment).columns, *(m.column for m in MEASURES), *costs]
 
 
 class Kind(enum.Enum):
@@ -189,8 +238,6 @@ class Kind(enum.Enum):
     MONEY = "money"  # an amount of the currency in the header, to cents
 
 
-# The cost columns a report may add after the measures, each headed with its currency.
-COSTS = ("GPU cost", "GPU idle cost", "CPU cost", "CPU memory cost", "Total cost")
 _COST_HEADER = re.compile(rf"(?:{'|'.join(map(re.escape, COSTS))}) \([A-Z]{{3}}\)")
 _MEASURE_KINDS = {m.column: Kind.BYTE_HOURS if m.in_mib else Kind.HOURS for m in MEASURES}
 

@@ -470,3 +470,75 @@ class UsageSource(models.Model):
                 "where the collector runs, or clear the source's token variable."
             )
         return token
+
+
+class Resource(models.TextChoices):
+    """What a price charges for, and its unit."""
+
+    GPU = "gpu", "GPU (per GPU-hour)"
+    CPU = "cpu", "CPU (per core-hour)"
+    MEMORY = "memory", "CPU memory (per GiB-hour)"
+
+
+validate_currency = RegexValidator(
+    r"^[A-Z]{3}\Z", "Enter an ISO 4217 currency code: three capital letters, such as EUR or USD."
+)
+
+
+class Price(models.Model):
+    """What a tenant charges for one resource from a moment on, until its next price: per
+    GPU-hour, per CPU core-hour or per GiB-hour of CPU memory allocated, in a currency. A price
+    of a node pool holds there; one without a node pool is the tenant's default, for the node
+    pools with no price of their own at that moment."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="prices")
+    resource = models.CharField(max_length=10, choices=Resource.choices)
+    nodepool = models.ForeignKey(
+        NodePool,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="prices",
+        verbose_name="node pool",
+        help_text="Leave empty for the tenant's default price.",
+    )
+    amount = models.DecimalField(
+        max_digits=16, decimal_places=6, validators=[MinValueValidator(Decimal(0))]
+    )
+    currency = models.CharField(max_length=3, validators=[validate_currency])
+    valid_from = models.DateTimeField("holds from")
+
+    class Meta:
+        ordering = ["tenant", "resource", "valid_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "resource", "nodepool", "valid_from"],
+                condition=Q(nodepool__isnull=False),
+                name="price_once_per_pool_and_moment",
+                violation_error_message="This node pool has a price for this resource from "
+                "this moment already.",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "resource", "valid_from"],
+                condition=Q(nodepool__isnull=True),
+                name="default_price_once_per_moment",
+                violation_error_message="The tenant has a default price for this resource "
+                "from this moment already.",
+            ),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="price_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        where = f" in {self.nodepool}" if self.nodepool_id else ""
+        unit = Resource(self.resource).label.split("(")[1].rstrip(")")
+        return (
+            f"{self.amount} {self.currency} {unit}{where} from {self.valid_from:%Y-%m-%d %H:%M} UTC"
+        )
+
+    def clean(self) -> None:
+        if (
+            self.nodepool_id
+            and self.tenant_id
+            and self.nodepool.cluster.tenant_id != self.tenant_id
+        ):
+            raise ValidationError({"nodepool": "This node pool belongs to another tenant."})

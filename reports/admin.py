@@ -26,7 +26,7 @@ class ReportAdmin(admin.ModelAdmin):
         "group_by",
         "download",
     ]
-    list_filter = ["status", "tenant", "type", "group_by", "bucket"]
+    list_filter = ["status", "tenant", "type", "group_by", "bucket", "costs"]
     list_select_related = ["tenant"]
     search_fields = ["name", "created_by"]
     # The primary key breaks ties, as the admin would add; the report_by_time index serves it.

@@ -20,11 +20,16 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def write_csv(
-    out: TextIO, group_by: str, rows: Iterable[ConsumptionRow], bucketed: bool = False
+    out: TextIO,
+    group_by: str,
+    rows: Iterable[ConsumptionRow],
+    bucketed: bool = False,
+    currency: str | None = None,
 ) -> int:
-    """Write the header and the rows; return how many rows were written."""
+    """Write the header and the rows; return how many rows were written. A report with costs
+    gives their `currency`."""
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header(group_by, bucketed))
+    writer.writerow(header(group_by, bucketed, currency))
     count = 0
     for row in rows:
         writer.writerow(cells(row))
@@ -33,12 +38,19 @@ def write_csv(
 
 
 def cells(row: ConsumptionRow) -> list[str]:
-    """A row as the CSV writes it: its bucket's first day (an ISO date) if it has one."""
+    """A row as the CSV writes it: its bucket's first day (an ISO date) if it has one, and its
+    costs if it has them."""
     leading = [] if row.period_start is None else [row.period_start.isoformat()]
-    return [*leading, *map(_text_cell, row.segment), *map(_number_cell, row.measures)]
+    numbers = [*row.measures, *(row.costs or ())]
+    return [*leading, *map(_text_cell, row.segment), *map(_number_cell, numbers)]
 
 
-def summary(group_by: str, rows: list[ConsumptionRow], bucketed: bool = False) -> dict:
+def summary(
+    group_by: str,
+    rows: list[ConsumptionRow],
+    bucketed: bool = False,
+    currency: str | None = None,
+) -> dict:
     """What the report's page shows, kept with the report while the build has its rows: the
     CSV's header and first rows (`preview`), and the segments with the most GPU allocation
     hours over the whole period, largest first, as [names joined by " / ", hours] (`top`)."""
@@ -47,7 +59,7 @@ def summary(group_by: str, rows: list[ConsumptionRow], bucketed: bool = False) -
         hours[row.segment] = hours.get(row.segment, 0) + row.gpu_allocation_hours
     top = heapq.nlargest(CHART_SEGMENTS, hours.items(), key=itemgetter(1))
     return {
-        "preview": [header(group_by, bucketed), *map(cells, rows[:PREVIEW_ROWS])],
+        "preview": [header(group_by, bucketed, currency), *map(cells, rows[:PREVIEW_ROWS])],
         "top": [[" / ".join(segment), _number_cell(total)] for segment, total in top],
     }
 

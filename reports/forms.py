@@ -1,5 +1,6 @@
 """The new-report form (spec 4.4): whole UTC days, the end date included."""
 
+import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -8,10 +9,14 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from consumption.aggregation import parse_filters
-from consumption.measures import Segment
+from consumption.buckets import DEFAULT_TIME_ZONE, Bucket
+from consumption.measures import GROUP_BY_CHOICES, Segment
 from reports_site.tenancy.models import Project
 
 from .models import NAME_MAX_LENGTH
+
+# The IANA zones, UTC first.
+TIME_ZONES = [DEFAULT_TIME_ZONE, *sorted(zoneinfo.available_timezones() - {DEFAULT_TIME_ZONE})]
 
 # A day short of either end of the calendar, so that a time zone's offset and the included
 # last day still fit in a datetime.
@@ -92,7 +97,7 @@ class ReportForm(forms.Form):
         ),
     )
     group_by = forms.ChoiceField(
-        label="Segment by", choices=Segment.choices, initial=Segment.PROJECT
+        label="Segment by", choices=GROUP_BY_CHOICES, initial=Segment.PROJECT
     )
     clusters = sets(
         "filter_by",
@@ -105,6 +110,24 @@ class ReportForm(forms.Form):
     )
     projects = forms.MultipleChoiceField(
         label="Projects", required=False, widget=forms.CheckboxSelectMultiple
+    )
+    bucket = forms.ChoiceField(
+        label="Rows per",
+        choices=[("", "Whole period"), *Bucket.choices],
+        required=False,
+        help_text="One row per segment, or per segment and day, week (Monday first) or month",
+    )
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        choices=[(name, name) for name in TIME_ZONES],
+        initial=DEFAULT_TIME_ZONE,
+        required=False,  # UTC
+        help_text="Whose days, weeks and months the rows are",
+    )
+    costs = forms.BooleanField(
+        label="Add costs",
+        required=False,
+        help_text="GPU, idle GPU, CPU and memory cost columns, at your organisation's prices",
     )
 
     def __init__(self, *args, user, **kwargs):
@@ -140,6 +163,9 @@ class ReportForm(forms.Form):
             "start_date": report.start.astimezone(UTC).date(),
             "end_date": (report.end.astimezone(UTC) - timedelta(microseconds=1)).date(),
             "group_by": report.group_by,
+            "bucket": report.bucket,
+            "time_zone": report.time_zone,
+            "costs": report.costs,
             "clusters": sorted(filters.get("clusterId", ())),
             "departments": sorted(filters.get("departmentName", ())),
             "projects": sorted(filters.get("projectName", ())),
@@ -159,6 +185,9 @@ class ReportForm(forms.Form):
             "filter_by": [f"clusterId=={uuid}" for uuid in data["clusters"]]
             + [f"departmentName=={name}" for name in data["departments"]]
             + [f"projectName=={name}" for name in data["projects"]],
+            "bucket": data["bucket"],
+            "time_zone": data["time_zone"],
+            "costs": data["costs"],
         }
 
     def add_service_errors(self, message_dict: dict) -> None:

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from consumption.aggregation import parse_filters
 from consumption.buckets import DEFAULT_TIME_ZONE, Bucket, validate_time_zone
-from consumption.measures import Segment
+from consumption.measures import GROUP_BY, GROUP_BY_CHOICES, Segment
 from reports_site.tenancy import permissions
 from reports_site.tenancy.models import ServiceAccount, Subject, Tenant, User
 from reports_site.unicode import UnicodeLower
@@ -161,9 +161,9 @@ class Report(models.Model):
     group_by = models.CharField(
         "segment by",
         max_length=20,
-        choices=Segment.choices,
+        choices=GROUP_BY_CHOICES,
         default=Segment.PROJECT,
-        error_messages={"invalid_choice": f"Choose one of {', '.join(Segment.values)}."},
+        error_messages={"invalid_choice": f"Choose one of {', '.join(GROUP_BY)}."},
     )
     # Ours: rows per time bucket of a time zone (none: Run:ai's one row per segment).
     bucket = models.CharField(
@@ -175,6 +175,10 @@ class Report(models.Model):
         default=DEFAULT_TIME_ZONE,
         validators=[validate_time_zone],
         help_text="The IANA zone whose days, weeks and months the buckets are.",
+    )
+    # Ours: cost columns, at the tenant's prices (consumption.models.Price).
+    costs = models.BooleanField(
+        "with costs", default=False, help_text="Add cost columns at the tenant's prices."
     )
     filter_by = models.JSONField(
         "filters",

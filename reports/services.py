@@ -33,6 +33,7 @@ def create_report(
     filter_by: Iterable[str] = (),
     bucket: str | None = None,
     time_zone: str | None = None,
+    costs: bool = False,
 ) -> Report:
     """Validate, save as Pending (QUEUED_MESSAGE) and queue the build once the transaction
     commits. Raises PermissionDenied for a subject that may read no project, ValidationError
@@ -50,6 +51,7 @@ def create_report(
         filter_by=filter_by,
         bucket=bucket,
         time_zone=time_zone,
+        costs=costs,
         tenant_id=permissions.subject_tenant_id(subject),
         created_by=_creator_label(subject),
         project_ids=project_ids,
@@ -68,8 +70,9 @@ def create_report(
 
 
 def run_again(subject: Subject, report: Report) -> Report:
-    """A new report with the settings of `report` (description, period, segment, filters),
-    named after it with the first free number ("March (2)"), made and queued as any other."""
+    """A new report with the settings of `report` (description, period, segment, filters,
+    buckets, costs), named after it with the first free number ("March (2)"), made and
+    queued as any other."""
     return create_report(
         subject,
         name=free_name(report.tenant_id, report.name),
@@ -80,6 +83,7 @@ def run_again(subject: Subject, report: Report) -> Report:
         filter_by=report.filter_by,
         bucket=report.bucket,
         time_zone=report.time_zone,
+        costs=report.costs,
     )
 
 
@@ -97,7 +101,17 @@ def free_name(tenant_id: int, name: str) -> str:
 
 
 # What a creator gives; the rest of a report is the service's to set.
-_GIVEN = {"name", "description", "start", "end", "group_by", "filter_by", "bucket", "time_zone"}
+_GIVEN = {
+    "name",
+    "description",
+    "start",
+    "end",
+    "group_by",
+    "filter_by",
+    "bucket",
+    "time_zone",
+    "costs",
+}
 
 
 def checked_report(
@@ -110,6 +124,7 @@ def checked_report(
     filter_by: Iterable[str],
     bucket: str | None = None,
     time_zone: str | None = None,
+    costs: bool = False,
     **fields,
 ) -> Report:
     """An unsaved report of these fields (text stripped, segmented by project unless said, one
@@ -124,6 +139,7 @@ def checked_report(
         filter_by=list(filter_by or []),
         bucket=bucket or "",
         time_zone=(time_zone or "").strip() or DEFAULT_TIME_ZONE,
+        costs=bool(costs),
         **fields,
     )
     report.full_clean(

@@ -72,6 +72,10 @@ class ReportTable(tables.Table):
     )
     group_by = tables.Column(order_by=("group_by", "-created_at", "-pk"))
     filter_by = tables.Column(orderable=False)
+    # Ours: how the rows split the period, and whether they have costs.
+    bucket = tables.Column(orderable=False, empty_values=())
+    time_zone = tables.Column(orderable=False)
+    costs = tables.BooleanColumn(orderable=False, yesno="Yes,No")
     row_count = tables.Column(order_by=("row_count", "pk"))
     file_size = tables.Column(order_by=("file_size", "pk"))
     status_updated_at = UtcTimeColumn(
@@ -100,6 +104,9 @@ class ReportTable(tables.Table):
             *default_columns,
             "group_by",
             "filter_by",
+            "bucket",
+            "time_zone",
+            "costs",
             "row_count",
             "file_size",
             "status_updated_at",
@@ -153,6 +160,9 @@ class ReportTable(tables.Table):
 
     def render_status(self, record: Report) -> str:
         return status_badge(record)
+
+    def render_bucket(self, value: str) -> str:
+        return value or "Whole period"
 
     def render_filter_by(self, value: list[str]) -> str:
         return ", ".join(value) if value else "—"

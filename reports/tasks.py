@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from consumption.aggregation import consumption_rows, parse_filters
 from consumption.models import UsageSource
+from consumption.pricing import PriceBook, PricingError
 
 from .csv_export import summary, write_csv
 from .models import Report, ReportStatus, report_file_name
@@ -43,6 +44,9 @@ def build_report(report_id: str) -> str:
     try:
         with _Heartbeat(report_id):
             name, size, rows, shown = _build(report)
+    except PricingError as error:  # the report asks for costs that cannot be given
+        _finish(report_id, ReportStatus.FAILED, str(error))
+        return "failed"
     except Exception:
         log.exception("Building report %s failed", report_id)
         _finish(report_id, ReportStatus.FAILED, FAILED_MESSAGE)
@@ -85,10 +89,11 @@ def _claim(report_id: str) -> bool:
 
 
 def _build(report: Report) -> tuple[str, int, int, dict]:
-    rows = consumption_rows(**report.selection, **report.shape)
-    bucketed = bool(report.bucket)
+    prices = PriceBook(report.tenant, report.start, report.end) if report.costs else None
+    rows = consumption_rows(**report.selection, **report.shape, prices=prices)
+    columns = {"bucketed": bool(report.bucket), "currency": prices and prices.currency}
     with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as out:
-        count = write_csv(out, report.group_by, rows, bucketed=bucketed)
+        count = write_csv(out, report.group_by, rows, **columns)
         out.flush()
         size = out.tell()
         out.seek(0)
@@ -97,7 +102,7 @@ def _build(report: Report) -> tuple[str, int, int, dict]:
         if default_storage.exists(key):
             default_storage.delete(key)
         name = default_storage.save(key, File(out.buffer))
-    return name, size, count, summary(report.group_by, rows, bucketed=bucketed)
+    return name, size, count, summary(report.group_by, rows, **columns)
 
 
 def _finish(report_id: str, status: str, message: str, **fields) -> bool:

@@ -5,7 +5,7 @@ from rest_framework.fields import empty
 from rest_framework.settings import api_settings
 
 from consumption.buckets import Bucket
-from consumption.measures import Segment
+from consumption.measures import GROUP_BY
 from reports.models import ReportStatus
 
 from .filtering import FIELDS
@@ -15,6 +15,15 @@ INT32_MAX = 2**31 - 1
 BUCKET_HELP = (
     "Extension (not in Run:ai's API): rows per Day, Week (ISO, Monday first) or Month of "
     "timeZone, with a leading `Period start` column; null for one row per segment."
+)
+GROUP_BY_HELP = (
+    "Run:ai's Project, Department, Cluster or Nodepool; or Workload, an extension (not in "
+    "Run:ai's API): rows per workload of each project, with a `Workload` column."
+)
+COSTS_HELP = (
+    "Extension (not in Run:ai's API): cost columns (GPU, GPU idle, CPU, CPU memory and total "
+    "cost, each headed with the currency) at the tenant's prices; a report whose usage some "
+    "price is missing for fails, naming it."
 )
 TIME_ZONE_HELP = (
     "Extension (not in Run:ai's API): the IANA time zone of the buckets' days (default UTC)."
@@ -28,7 +37,7 @@ class ReportSerializer(serializers.Serializer):
     description = serializers.CharField()
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
-    groupBy = serializers.ChoiceField(source="group_by", choices=Segment.values)
+    groupBy = serializers.ChoiceField(source="group_by", choices=GROUP_BY, help_text=GROUP_BY_HELP)
     filterBy = serializers.ListField(source="filter_by", child=serializers.CharField())
     createdAt = serializers.DateTimeField(source="created_at")
     createdBy = serializers.CharField(source="created_by")
@@ -39,6 +48,7 @@ class ReportSerializer(serializers.Serializer):
         source="shape.bucket", choices=Bucket.values, allow_null=True, help_text=BUCKET_HELP
     )
     timeZone = serializers.CharField(source="time_zone", help_text=TIME_ZONE_HELP)
+    costs = serializers.BooleanField(help_text=COSTS_HELP)
 
 
 class ReportListSerializer(serializers.Serializer):
@@ -54,7 +64,12 @@ class ReportRequestSerializer(serializers.Serializer):
     start = serializers.DateTimeField(help_text="Start of the collection period, UTC, included.")
     end = serializers.DateTimeField(help_text="End of the collection period, UTC, excluded.")
     groupBy = serializers.ChoiceField(
-        source="group_by", choices=Segment.values, required=False, allow_null=True, default=None
+        source="group_by",
+        choices=GROUP_BY,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=GROUP_BY_HELP,
     )
     filterBy = serializers.ListField(
         source="filter_by",
@@ -74,6 +89,7 @@ class ReportRequestSerializer(serializers.Serializer):
         max_length=64,
         help_text=TIME_ZONE_HELP,
     )
+    costs = serializers.BooleanField(required=False, default=False, help_text=COSTS_HELP)
 
 
 class SearchQuerySerializer(serializers.Serializer):

@@ -105,6 +105,7 @@ def _create(request: Request) -> Response:
             filter_by=fields["filter_by"],
             bucket=fields["bucket"],
             time_zone=fields["time_zone"],
+            costs=fields["costs"],
         )
     except services.DuplicateReportName as duplicate:
         raise Conflict(" ".join(duplicate.messages)) from None

@@ -3,14 +3,17 @@ codes and errors as Run:ai's API has them."""
 
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from consumption.models import Price
 from reports.models import Report, ReportStatus
 from reports.services import create_report
+from reports.tasks import build_report
 from tests.api.conftest import bearer, service_account
 from tests.reports.conftest import MARCH, ready_report
 
@@ -32,6 +35,7 @@ FIELDS = {
     # Ours, beyond Run:ai's
     "bucket",
     "timeZone",
+    "costs",
 }
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_queue")]
@@ -90,6 +94,7 @@ class TestCreate:
             "statusMessage": "Report in queue",
             "bucket": None,
             "timeZone": "UTC",
+            "costs": False,
         }
         assert Report.objects.get(pk=report["id"]).created_by_service_account == robot
 
@@ -108,6 +113,67 @@ class TestCreate:
         )
         report = Report.objects.get(pk=response.json()["id"])
         assert (report.bucket, report.time_zone) == ("Week", "America/New_York")
+
+    def test_rows_per_workload(self, api, usage):
+        response = api.post(REPORTS, body(groupBy="Workload"), format="json")
+        assert response.status_code == 202
+        assert response.json()["groupBy"] == "Workload"
+        report = Report.objects.get(pk=response.json()["id"])
+        build_report(str(report.pk))
+        file = api.get(f"{REPORTS}/{report.pk}/file")
+        lines = b"".join(file.streaming_content).decode().splitlines()
+        assert lines[0].startswith("Cluster,Department,Project,Workload,GPU allocation hours,")
+        assert [line.split(",")[:5] for line in lines[1:]] == [
+            ["east", "ops", "infra", "job", "4.0000"],
+            ["east", "research", "nlp", "job", "2.0000"],
+            ["east", "research", "vision", "job", "1.0000"],
+            ["west", "training", "llm", "job", "8.0000"],
+        ]
+
+    def test_costs_at_the_tenants_prices(self, api, tenant, usage):
+        for resource, amount in (("gpu", "2.5"), ("cpu", "0.1"), ("memory", "0.02")):
+            Price.objects.create(
+                tenant=tenant,
+                resource=resource,
+                amount=Decimal(amount),
+                currency="CHF",
+                valid_from=MARCH[0],
+            )
+        response = api.post(REPORTS, body(groupBy="Cluster", costs=True), format="json")
+        assert response.status_code == 202
+        assert response.json()["costs"] is True
+        report_id = response.json()["id"]
+        build_report(report_id)
+        file = api.get(f"{REPORTS}/{report_id}/file")
+        lines = b"".join(file.streaming_content).decode().splitlines()
+        assert lines[0].split(",")[-5:] == [
+            "GPU cost (CHF)",
+            "GPU idle cost (CHF)",
+            "CPU cost (CHF)",
+            "CPU memory cost (CHF)",
+            "Total cost (CHF)",
+        ]
+        # east: 7 GPU-hours at 2.5, 2 core-hours at 0.1, 3600 byte-hours (a sliver of a
+        # GiB-hour) at 0.02; west: 8 GPU-hours.
+        assert [line.split(",")[:1] + line.split(",")[-5:] for line in lines[1:]] == [
+            ["east", "17.50", "0.00", "0.20", "0.00", "17.70"],
+            ["west", "20.00", "0.00", "0.00", "0.00", "20.00"],
+        ]
+
+    def test_costs_without_prices_fail_saying_so(self, api, usage):
+        response = api.post(REPORTS, body(costs=True), format="json")
+        build_report(response.json()["id"])
+        report = api.get(f"{REPORTS}/{response.json()['id']}").json()
+        assert report["status"] == "Failed"
+        assert report["statusMessage"].startswith("No prices are set for ")
+
+    def test_the_document_calls_workload_an_extension(self, api):
+        document = api.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+        schemas = document["components"]["schemas"]
+        assert "Workload" in schemas["GroupByEnum"]["enum"]
+        for body_or_answer in ("ReportRequestRequest", "Report"):
+            group_by = schemas[body_or_answer]["properties"]["groupBy"]
+            assert "Workload, an extension (not in Run:ai's API)" in group_by["description"]
 
     @pytest.mark.parametrize(
         "extra, field, message",

@@ -1,10 +1,13 @@
 """The operators' admin for usage: it stays quick on big tables and keeps the rollups exact."""
 
+from decimal import Decimal
+
 import pytest
 from django.urls import reverse
 
-from consumption.models import UsageRollup, UsageSample
+from consumption.models import Price, UsageRollup, UsageSample
 from reports_site.paging import AdminPaginator
+from reports_site.tenancy.models import NodePool
 from tests.consumption.samples import sample, save_samples
 
 
@@ -83,3 +86,45 @@ def test_the_paginator_counts_no_further_than_its_cap(samples, monkeypatch):
     monkeypatch.setattr(AdminPaginator, "count_limit", 1)
     assert AdminPaginator(samples, 100).count == 1
     assert samples.count() == 2
+
+
+@pytest.mark.django_db
+class TestPriceAdmin:
+    def test_an_operator_adds_a_node_pools_price(self, admin_client, tenant, org):
+        pool = NodePool.objects.create(cluster=org["east"], name="a100")
+        response = admin_client.post(
+            reverse("admin:consumption_price_add"),
+            {
+                "tenant": tenant.pk,
+                "resource": "gpu",
+                "nodepool": pool.pk,
+                "amount": "3.20",
+                "currency": "EUR",
+                "valid_from_0": "2026-03-01",
+                "valid_from_1": "00:00:00",
+            },
+        )
+        assert response.status_code == 302, response.content.decode()
+        price = Price.objects.get()
+        assert (price.nodepool, price.amount, price.currency) == (pool, Decimal("3.2"), "EUR")
+        listed = admin_client.get(reverse("admin:consumption_price_changelist"))
+        assert "3.200000" in listed.content.decode()
+
+    def test_another_tenants_node_pool_is_refused(self, admin_client, tenant, other_org):
+        response = admin_client.post(
+            reverse("admin:consumption_price_add"),
+            {
+                "tenant": tenant.pk,
+                "resource": "gpu",
+                "nodepool": NodePool.objects.create(cluster=other_org["east"], name="x").pk,
+                "amount": "1",
+                "currency": "eur",
+                "valid_from_0": "2026-03-01",
+                "valid_from_1": "00:00:00",
+            },
+        )
+        assert response.status_code == 200
+        errors = response.context["adminform"].form.errors
+        assert errors["nodepool"] == ["This node pool belongs to another tenant."]
+        assert "three capital letters" in errors["currency"][0]
+        assert not Price.objects.exists()

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from consumption.aggregation import ConsumptionRow, consumption_rows, parse_filters
-from consumption.measures import MEASURES, Segment
+from consumption.measures import GROUP_BY, MEASURES, WORKLOAD, Segment, grouping_of
 from reports_site.tenancy.models import Project
 from tests.consumption.samples import GIB, sample, save_samples
 
@@ -224,12 +224,35 @@ class TestSegments:
             ("west", "default", 8),
         ]
 
+    @BOTH_PATHS
+    def test_by_workload(self, tenant, spread, use_rollups):
+        save_samples(
+            sample(spread["vision"], "2026-03-11T10:00Z", 1800, workload="eval", gpu=1),
+            sample(spread["vision"], "2026-03-11T10:00Z", 5400, workload="train", gpu=2),
+            sample(spread["vision"], "2026-03-12T23:00Z", 7200, workload="train", gpu=1),
+        )
+        assert gpu_hours(rows(tenant, group_by=WORKLOAD, use_rollups=use_rollups)) == [
+            ("east", "ops", "infra", "job", 4),
+            ("east", "research", "nlp", "job", 2),
+            ("east", "research", "vision", "eval", Decimal("0.5")),
+            ("east", "research", "vision", "job", 2),
+            ("east", "research", "vision", "train", 5),
+            ("west", "training", "llm", "job", 8),
+        ]
+
+    def test_a_workload_name_is_kept_as_it_was_given(self, tenant, org):
+        save_samples(sample(org["llm"], "2026-03-10T10:00Z", 3600, workload="Train-ß 1", gpu=1))
+        assert gpu_hours(rows(tenant, group_by=WORKLOAD)) == [
+            ("west", "training", "llm", "Train-ß 1", 1)
+        ]
+
     def test_the_columns_of_each_segment(self):
-        assert {segment.value: segment.grouping.columns for segment in Segment} == {
+        assert {group_by: grouping_of(group_by).columns for group_by in GROUP_BY} == {
             "Cluster": ("Cluster",),
             "Department": ("Cluster", "Department"),
             "Project": ("Cluster", "Department", "Project"),
             "Nodepool": ("Cluster", "Node pool"),
+            "Workload": ("Cluster", "Department", "Project", "Workload"),
         }
         assert MEASURES[0].column == "GPU allocation hours"
         assert MEASURES[-1].column == "CPU Memory bytes usage hours"
@@ -338,3 +361,32 @@ class TestBadPeriods:
     def test_unknown_segment(self, tenant):
         with pytest.raises(ValueError, match="Unknown segment 'Job'"):
             rows(tenant, group_by="Job")
+
+
+@pytest.mark.django_db
+class TestManyWindows:
+    @BOTH_PATHS
+    def test_a_bucket_of_each_of_300_days_in_kolkata(self, tenant, org, use_rollups):
+        # Kolkata's midnights are at 18:30 UTC: no local day holds a whole UTC day, so every
+        # day is read from the samples, more windows than one query takes.
+        save_samples(
+            sample(org["llm"], "2026-01-01T18:00Z", 3600, gpu=1),  # 30 min each side of midnight
+            sample(org["llm"], "2026-10-20T10:00Z", 3600, gpu=2),
+        )
+        period = (
+            datetime.fromisoformat("2025-12-31T18:30Z"),
+            datetime.fromisoformat("2026-10-27T18:30Z"),
+        )
+        result = rows(
+            tenant,
+            period=period,
+            group_by=Segment.CLUSTER,
+            bucket="Day",
+            time_zone="Asia/Kolkata",
+            use_rollups=use_rollups,
+        )
+        assert [(str(row.period_start), *gpu_hours([row])[0]) for row in result] == [
+            ("2026-01-01", "west", Decimal("0.5")),
+            ("2026-01-02", "west", Decimal("0.5")),
+            ("2026-10-20", "west", 2),
+        ]

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings, target
 from hypothesis import strategies as st
 
 from consumption.aggregation import consumption_rows
-from consumption.measures import Segment
+from consumption.measures import GROUP_BY, WORKLOAD, Segment
 from consumption.models import MICRO, UsageSample
 from reports_site.tenancy.models import NodePool
 from tests.consumption.samples import save_samples
@@ -102,6 +102,12 @@ def brute_force(
         Segment.DEPARTMENT: lambda s: (s.project.cluster.name, s.project.department.name),
         Segment.CLUSTER: lambda s: (s.project.cluster.name,),
         Segment.NODEPOOL: lambda s: (s.project.cluster.name, s.nodepool.name),
+        WORKLOAD: lambda s: (
+            s.project.cluster.name,
+            s.project.department.name,
+            s.project.name,
+            s.workload,
+        ),
     }[group_by]
     totals = defaultdict(lambda: [Decimal(0)] * 6)
     for s in samples:
@@ -142,7 +148,7 @@ def brute_force(
 @given(
     drawn=samples_strategy,
     period=period_strategy,
-    group_by=st.sampled_from(Segment.values),
+    group_by=st.sampled_from(GROUP_BY),
     bucket=st.sampled_from([None, "Day", "Week", "Month"]),
     zone=st.sampled_from(ZONES),
 )

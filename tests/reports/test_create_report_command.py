@@ -5,9 +5,11 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
+from consumption.models import Price
 from reports.models import Report
 from reports.tasks import build_report
 from tests.factories import ServiceAccountFactory, grant
+from tests.reports.conftest import MARCH
 
 
 @pytest.fixture
@@ -56,6 +58,42 @@ class TestCreateReportCommand:
             ["Period start", "Cluster"],
             ["2026-03-01", "east"],
             ["2026-03-01", "west"],
+        ]
+
+    def test_rows_per_workload(self, viewer, usage, worker, tmp_path):
+        output = tmp_path / "march.csv"
+        create(*ARGS, "--as", viewer.email, "--group-by", "Workload", "--output", str(output))
+        lines = output.read_text().splitlines()
+        assert lines[0].startswith("Cluster,Department,Project,Workload,GPU allocation hours")
+        assert [line.split(",")[:5] for line in lines[1:]] == [
+            ["east", "ops", "infra", "job", "4.0000"],
+            ["east", "research", "nlp", "job", "2.0000"],
+            ["east", "research", "vision", "job", "1.0000"],
+            ["west", "training", "llm", "job", "8.0000"],
+        ]
+
+    def test_costs(self, viewer, usage, worker, tmp_path):
+        for resource in ("gpu", "cpu", "memory"):
+            price = ["--resource", resource, "--price", "3", "--currency", "USD"]
+            call_command("set_price", "--tenant", "acme", *price, stdout=io.StringIO())
+        output = tmp_path / "march.csv"
+        args = ["--as", viewer.email, "--group-by", "Cluster", "--costs", "--output", str(output)]
+        # Prices set now hold from now on: March's usage has none.
+        with pytest.raises(
+            CommandError, match="The report failed: No prices are set for Acme during this period"
+        ):
+            create(*ARGS, "--name", "Too early", *args)
+        Price.objects.update(valid_from=MARCH[0])
+        create(*ARGS, *args)
+        lines = output.read_text().splitlines()
+        assert lines[0].endswith(
+            ",GPU cost (USD),GPU idle cost (USD),CPU cost (USD),"
+            "CPU memory cost (USD),Total cost (USD)"
+        )
+        # east: 7 GPU-hours, 2 core-hours and 3600 byte-hours at 3 each; west: 8 GPU-hours.
+        assert [line.split(",")[-5:] for line in lines[1:]] == [
+            ["21.00", "0.00", "6.00", "0.00", "27.00"],
+            ["24.00", "0.00", "0.00", "0.00", "24.00"],
         ]
 
     def test_an_unknown_time_zone_is_named(self, viewer, usage):

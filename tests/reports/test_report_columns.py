@@ -3,9 +3,12 @@
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils.html import strip_tags
 
 from reports.models import TableColumns
+from reports.services import create_report
 from reports.tables import ReportTable
+from tests.reports.conftest import MARCH
 
 DEFAULT_COLUMNS = ReportTable.Meta.default_columns
 
@@ -39,6 +42,32 @@ class TestReportColumns:
         html = later.get(LIST).content.decode()
         assert '<input type="checkbox" name="columns" value="row_count" checked>' in html
         assert '<input type="checkbox" name="columns" value="description" >' in html
+
+    def test_the_options_of_a_report_as_columns(self, client, viewer, usage):
+        create_report(viewer, name="Plain", start=MARCH[0], end=MARCH[1])
+        create_report(
+            viewer,
+            name="Weekly",
+            start=MARCH[0],
+            end=MARCH[1],
+            bucket="Week",
+            time_zone="Asia/Kolkata",
+            costs=True,
+        )
+        client.force_login(viewer)
+        client.post(COLUMNS, {"columns": ["bucket", "time_zone", "costs"]})
+        table = client.get(LIST, {"sort": "name"}).context["table"]
+        assert [column.header for column in table.columns][1:] == [
+            "Report",
+            "Rows per",
+            "Time zone",
+            "With costs",
+        ]
+        cells = [[strip_tags(cell) for _, cell in row.items()][1:] for row in table.rows]
+        assert cells == [
+            ["Plain", "Whole period", "UTC", "No"],
+            ["Weekly", "Week", "Asia/Kolkata", "Yes"],
+        ]
 
     def test_it_is_per_user(self, client, viewer, researcher):
         client.force_login(viewer)

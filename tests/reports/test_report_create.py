@@ -47,6 +47,37 @@ class TestReportCreate:
         assert "Report &#x27;March&#x27; is in the queue." in html
         assert ">Pending</span>" in html
 
+    def test_rows_per_week_of_a_zone_with_costs_per_workload(self, client, viewer, usage):
+        client.force_login(viewer)
+        options = {"bucket": "Week", "time_zone": "Asia/Kolkata", "costs": "on"}
+        client.post(URL, form_data(group_by="Workload", **options))
+        report = Report.objects.get()
+        assert (report.group_by, report.bucket, report.time_zone, report.costs) == (
+            "Workload",
+            "Week",
+            "Asia/Kolkata",
+            True,
+        )
+
+    def test_the_options_default_to_runais_report(self, client, viewer, usage):
+        client.force_login(viewer)
+        page = client.get(URL).content.decode()
+        assert '<option value="" selected>Whole period</option>' in page
+        assert '<option value="UTC" selected>UTC</option>' in page
+        client.post(URL, form_data())
+        report = Report.objects.get()
+        assert (report.bucket, report.time_zone, report.costs) == ("", "UTC", False)
+
+    def test_an_unknown_zone_or_bucket_is_named_and_input_kept(self, client, viewer, usage):
+        client.force_login(viewer)
+        response = client.post(URL, form_data(name="Kept", bucket="Hour", time_zone="Mars/Base"))
+        assert response.status_code == 400
+        errors = response.context["form"].errors
+        assert set(errors) == {"bucket", "time_zone"}
+        assert "Hour is not one of the available choices" in errors["bucket"][0]
+        assert 'value="Kept"' in response.content.decode()
+        assert not Report.objects.exists()
+
     def test_errors_show_beside_their_fields_and_input_is_kept(self, client, viewer, usage):
         client.force_login(viewer)
         response = client.post(

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from consumption.aggregation import daily_gpu_hours
-from consumption.measures import Segment
+from consumption.measures import Segment, grouping_of
 from reports.services import create_report
 from reports.tasks import build_report
 from tests.consumption.samples import sample, save_samples
@@ -205,8 +205,8 @@ class TestGpuHoursPerDay:
         assert daily == {("west", "training", "llm"): {date(2026, 3, 10): Decimal("6.0000")}}
         # Units of the same names in another tenant are that tenant's segments, not this one's.
         vision = [("east", "research", "vision")]
-        assert Segment.PROJECT.grouping.ids_of(viewer.tenant, vision) == [org["vision"].pk]
-        assert Segment.PROJECT.grouping.ids_of(other_org["east"].tenant, vision) == [
+        assert grouping_of(Segment.PROJECT).ids_of(viewer.tenant, vision) == [org["vision"].pk]
+        assert grouping_of(Segment.PROJECT).ids_of(other_org["east"].tenant, vision) == [
             other_org["vision"].pk
         ]
 

@@ -27,6 +27,9 @@ def march(viewer, usage):
         end=MARCH[1],
         group_by="Department",
         filter_by=["projectName==vision", "departmentName==research"],
+        bucket="Week",
+        time_zone="Europe/Paris",
+        costs=True,
     )
 
 
@@ -58,6 +61,7 @@ class TestRunAgain:
         assert response.status_code == 302
         again = Report.objects.get(name="March (2)")
         fields = ["description", "start", "end", "group_by", "filter_by", "tenant_id"]
+        fields += ["bucket", "time_zone", "costs"]
         assert [getattr(again, f) for f in fields] == [getattr(march, f) for f in fields]
         assert again.status == ReportStatus.PENDING and again.pk != march.pk
         assert no_queue == [again.pk]
@@ -102,6 +106,9 @@ class TestDuplicate:
             "clusters": [],
             "departments": ["research"],
             "projects": ["vision"],
+            "bucket": "Week",
+            "time_zone": "Europe/Paris",
+            "costs": True,
         }
 
     def test_another_tenants_report_fills_in_nothing(self, client, charlie, march, other_org):

@@ -72,8 +72,8 @@ class TestValidation:
                 {"end": "The collection period can be at most 366 days long."},
             ),
             (
-                {"group_by": "Workload"},
-                {"group_by": "Choose one of Project, Department, Cluster, Nodepool."},
+                {"group_by": "Team"},
+                {"group_by": "Choose one of Project, Department, Cluster, Nodepool, Workload."},
             ),
             (
                 {"filter_by": ["owner==bob"]},

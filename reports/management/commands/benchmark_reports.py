@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
 from consumption.benchmarking import END, PROJECTS_HELP, load_scratch_usage
+from consumption.buckets import Bucket
 from consumption.measures import Segment
 from reports.models import Report, ReportStatus
 from reports.services import create_report
@@ -27,8 +28,9 @@ class Command(BaseCommand):
     help = (
         "Load N usage samples into a scratch tenant (as benchmark_consumption does), start a "
         "real `qcluster` on this database, then create 30-day and 365-day reports of every "
-        "segment and time each from creation to Ready. Prints the median and worst times and "
-        "the worker's peak memory, then removes the scratch data."
+        "segment, and a 365-day report of projects per day, and time each from creation to "
+        "Ready. Prints the median and worst times and the worker's peak memory after each "
+        "kind, then removes the scratch data."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -59,17 +61,27 @@ class Command(BaseCommand):
             )
             worker = _start_worker()
             time.sleep(3)  # let the cluster start
-            self.stdout.write(f"{'period':<8} {'segment':<11} {'median s':>9} {'worst s':>8}")
-            for period in (30, 365):
-                for group_by in Segment.values:
-                    timings = [
-                        self._time_report(analyst, period, group_by, run) for run in range(repeat)
-                    ]
-                    self.stdout.write(
-                        f"{period:>3}-day  {group_by:<11} {statistics.median(timings):>9.2f} "
-                        f"{max(timings):>8.2f}"
-                    )
-            self.stdout.write(f"peak memory of a worker process: {_peak_mb(worker):,.0f} MB")
+            self.stdout.write(
+                f"{'period':<8} {'segment':<11} {'rows per':<16} {'median s':>9} {'worst s':>8} "
+                f"{'peak MB':>8}"
+            )
+            kinds = [
+                (days, group_by, None, "UTC") for days in (30, 365) for group_by in Segment.values
+            ]
+            # Days of UTC, then of a zone whose midnights fall inside UTC days.
+            kinds += [(365, Segment.PROJECT, Bucket.DAY, zone) for zone in ("UTC", "Asia/Kolkata")]
+            for period, group_by, bucket, zone in kinds:
+                timings = [
+                    self._time_report(analyst, period, group_by, bucket, zone, run)
+                    for run in range(repeat)
+                ]
+                rows_per = f"{bucket} {zone}" if bucket else "period"
+                self.stdout.write(
+                    f"{period:>3}-day  {group_by:<11} {rows_per:<16} "
+                    f"{statistics.median(timings):>9.2f} {max(timings):>8.2f} "
+                    f"{_peak_mb(worker):>8,.0f}"
+                )
+            self.stdout.write("peak MB: the largest peak resident size of a worker process so far")
         finally:
             if worker is not None:
                 _stop(worker)
@@ -77,15 +89,19 @@ class Command(BaseCommand):
             tenant.delete()
             self.stdout.write("removed the scratch data")
 
-    def _time_report(self, analyst: User, period: int, group_by: str, run: int) -> float:
+    def _time_report(
+        self, analyst: User, period: int, group_by: str, bucket: str | None, zone: str, run: int
+    ) -> float:
         """Seconds from creating a report (as `analyst`) to its being Ready."""
         started = time.perf_counter()
         report = create_report(
             analyst,
-            name=f"{period}-day {group_by} {run} {uuid.uuid4().hex[:6]}",
+            name=f"{period}-day {group_by} {bucket} {zone} {run} {uuid.uuid4().hex[:6]}",
             start=END - timedelta(days=period),
             end=END,
             group_by=group_by,
+            bucket=bucket,
+            time_zone=zone,
         )
         deadline = started + 300
         while True:

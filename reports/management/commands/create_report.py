@@ -9,7 +9,7 @@ from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from consumption.buckets import DEFAULT_TIME_ZONE, Bucket
-from consumption.measures import Segment
+from consumption.measures import GROUP_BY, Segment
 from reports.models import Report, ReportStatus
 from reports.services import create_report
 from reports_site.tenancy.commands import moment_option, tenant_by_slug
@@ -32,7 +32,7 @@ class Command(BaseCommand):
         parser.add_argument("--description", default="")
         parser.add_argument("--start", required=True, metavar="ISO")
         parser.add_argument("--end", required=True, metavar="ISO")
-        parser.add_argument("--group-by", choices=Segment.values, default=Segment.PROJECT)
+        parser.add_argument("--group-by", choices=GROUP_BY, default=Segment.PROJECT)
         parser.add_argument(
             "--filter",
             action="append",
@@ -49,6 +49,9 @@ class Command(BaseCommand):
             default=DEFAULT_TIME_ZONE,
             metavar="ZONE",
             help="the IANA zone of the buckets' days (default UTC)",
+        )
+        parser.add_argument(
+            "--costs", action="store_true", help="add cost columns at the tenant's prices"
         )
         parser.add_argument("--wait", action="store_true", help="wait until it is built")
         parser.add_argument("--output", metavar="FILE", help="write the CSV here (implies --wait)")
@@ -70,6 +73,7 @@ class Command(BaseCommand):
                 filter_by=options["filters"],
                 bucket=options["bucket"],
                 time_zone=options["time_zone"],
+                costs=options["costs"],
             )
         except PermissionDenied as denied:
             raise CommandError(str(denied)) from None

@@ -7,7 +7,7 @@ import io
 import re
 import urllib.parse
 import zipfile
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from xml.etree import ElementTree
 
@@ -18,6 +18,7 @@ from django.test import Client
 from django.urls import reverse
 from openpyxl.utils import get_column_letter
 
+from consumption.models import Price
 from reports.formats import write_parquet, write_xlsx
 from reports.models import Report
 from reports.services import create_report
@@ -74,11 +75,30 @@ def odd_names(tenant, org):
     return cluster
 
 
+@pytest.fixture
+def prices(tenant):
+    """Acme's prices in euros from before March: amounts with cents and fractions of them."""
+    for resource, amount in [("gpu", "2.125"), ("cpu", "0.031"), ("memory", "0.0043")]:
+        Price.objects.create(
+            tenant=tenant,
+            resource=resource,
+            amount=Decimal(amount),
+            currency="EUR",
+            valid_from=datetime(2026, 1, 1, tzinfo=UTC),
+        )
+
+
 @pytest.fixture(
-    params=[{}, {"group_by": "Nodepool"}, {"bucket": "Day"}, {"bucket": "Week"}],
-    ids=["by project", "by node pool", "per day", "per week"],
+    params=[
+        {},
+        {"group_by": "Nodepool"},
+        {"group_by": "Workload"},
+        {"bucket": "Day"},
+        {"bucket": "Week", "costs": True},
+    ],
+    ids=["by project", "by node pool", "by workload", "per day", "per week with costs"],
 )
-def built(request, viewer, odd_names) -> Report:
+def built(request, viewer, odd_names, prices) -> Report:
     """A Ready report of the odd names and more, of each kind of header."""
     return ready_report(viewer, "March GPUs", **request.param)
 
@@ -146,6 +166,7 @@ class TestXlsx:
             "date": "yyyy-mm-dd",
             "hours": "#,##0.0000",
             "byte-hours": "#,##0",
+            "money": "#,##0.00",
             "text": "General",
         }
         head = csv_rows(stored(built))[0]
@@ -214,7 +235,7 @@ class TestParquet:
         assert table.schema.names == csv_rows(stored(report))[0]
 
 
-# Cost columns are not in reports yet: a file that has them, as issue 15 heads them.
+# A file with large amounts and a guarded name, written by hand.
 WITH_COSTS = (
     b"Period start,Cluster,GPU allocation hours,CPU Memory bytes allocation hours,"
     b"GPU cost (EUR),Total cost (EUR)\r\n"

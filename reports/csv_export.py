@@ -139,7 +139,7 @@ class _Layout:
         try:
             return FileRow(
                 None if self.period_start is None else date.fromisoformat(cells[self.period_start]),
-                tuple(_text_value(cells[n]) for n in self.names),
+                tuple(text_value(cells[n]) for n in self.names),
                 tuple(
                     _whole(cells[n]) if measure.in_mib else _decimal(cells[n])
                     for measure, n in zip(MEASURES, self.measures, strict=True)
@@ -168,5 +168,6 @@ def _decimal(cell: str) -> Decimal:
     return value
 
 
-def _text_value(cell: str) -> str:
+def text_value(cell: str) -> str:
+    """A text cell of the file as it was before `write_csv` guarded it against formulas."""
     return cell[1:] if cell.startswith("'") and cell[1:].startswith(_FORMULA_STARTS) else cell

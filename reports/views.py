@@ -18,8 +18,9 @@ from reports_site.tenancy.models import Project
 
 from . import services
 from .charts import LINES, LineChart, bucket_chart, daily_chart
-from .downloads import csv_response, zip_response
+from .downloads import file_response, refusal, zip_response
 from .filtersets import ReportFilterSet
+from .formats import UnknownFormat, format_named
 from .forms import ReportForm
 from .models import Report
 from .reading import Reading, bars, read_report
@@ -175,11 +176,10 @@ def report_status(request: HttpRequest, report_id) -> HttpResponse:
 @login_required
 @require_GET
 def report_download(request: HttpRequest, report_id) -> HttpResponse:
-    """The CSV of a Ready report, as `<slugified name>.csv`."""
+    """The file of a Ready report, as `<slugified name>.csv`, or in the format that `?format=`
+    names (`.xlsx`, `.parquet`)."""
     report = _get_report_for_user(request, report_id)
-    if not report.is_ready:
-        return _not_ready(request, [report])
-    return csv_response(report)
+    return _download(request, [report], request.GET.get("format"))
 
 
 def selection_action(view):
@@ -202,13 +202,26 @@ def selection_action(view):
 
 @selection_action
 def report_download_selected(request: HttpRequest, reports: list[Report]) -> HttpResponse:
-    """The selected reports: one as its CSV, several as a zip of their CSVs."""
+    """The selected reports in the format of the button pressed (`format`; CSV without one):
+    one as its file, several as a zip of their files."""
+    return _download(request, reports, request.POST.get("format"))
+
+
+def _download(request: HttpRequest, reports: list[Report], format_name: str | None) -> HttpResponse:
+    """The reports' files in the named format, once the format is known, every report is Ready
+    and the format holds them all."""
+    try:
+        file_format = format_named(format_name)
+    except UnknownFormat as unknown:
+        return _refused(request, str(unknown), status=400)
     not_ready = [report for report in reports if not report.is_ready]
     if not_ready:
         return _not_ready(request, not_ready)
+    if problem := refusal(reports, file_format):
+        return _refused(request, problem, status=409)
     if len(reports) == 1:
-        return csv_response(reports[0])
-    return zip_response(reports)
+        return file_response(reports[0], file_format)
+    return zip_response(reports, file_format)
 
 
 @selection_action
@@ -283,6 +296,10 @@ class BadSelection(Exception):
 
 def _not_ready(request: HttpRequest, reports: list[Report]) -> HttpResponse:
     return render(request, "reports/report_not_ready.html", {"reports": reports}, status=409)
+
+
+def _refused(request: HttpRequest, message: str, status: int) -> HttpResponse:
+    return render(request, "reports/download_refused.html", {"message": message}, status=status)
 
 
 def _back_with_error(request: HttpRequest, error: Exception) -> HttpResponse:

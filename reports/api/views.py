@@ -10,13 +10,16 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from reports import services
-from reports.downloads import csv_response
+from reports.downloads import file_response, refusal
 from reports.filtersets import ReportFilterSet
+from reports.formats import CSV, FORMATS, PARQUET, XLSX, UnknownFormat, format_named
 from reports.models import Report
 from reports_site.client_address import client_address
 from reports_site.tenancy.models import ServiceAccount, TokenFailure
@@ -40,6 +43,18 @@ FILTER_BY = OpenApiParameter(
     explode=False,
 )
 REPORT_ID = OpenApiParameter("reportId", OpenApiTypes.UUID, OpenApiParameter.PATH)
+FILE_FORMAT = OpenApiParameter(
+    "format",
+    str,
+    enum=list(FORMATS),
+    default=CSV.name,
+    description=(
+        "Extension (not in Run:ai's API): the file's format. csv (the default): Run:ai's CSV. "
+        "xlsx: an Excel workbook, numbers and dates typed, names stored as text. parquet: "
+        "typed columns (dates as date32, hours as decimal(38, 4), byte-hours as int64, money "
+        "as decimal(38, 2), names as strings), named as the CSV's header names them."
+    ),
+)
 
 
 def _errors(*codes: int) -> dict:
@@ -147,20 +162,46 @@ def report(request: Request, reportId: str) -> Response:  # noqa: N803 - the API
     return Response(s.ReportSerializer(found).data)
 
 
-@extend_schema(
-    operation_id="download_report_by_id",
-    parameters=[REPORT_ID],
-    responses={
-        (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR),
-        **_errors(400, 401, 403, 404, 409),
-    },
-)
-@api_view(["GET"])
-def report_file(request: Request, reportId: str):  # noqa: N803 - the API's name
-    found = _get_report_for_subject(request, reportId)
-    if not found.is_ready:
-        raise Conflict(f"The report is {found.status}; its file can be downloaded once Ready.")
-    return csv_response(found)
+class FileNegotiation(DefaultContentNegotiation):
+    """The file endpoint's content negotiation: there `format` names the file's format (DRF
+    would take it for a renderer's), and errors are JSON whatever Accept asks for, as the file
+    itself is not rendered by DRF."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class ReportFile(APIView):
+    content_negotiation_class = FileNegotiation
+
+    @extend_schema(
+        operation_id="download_report_by_id",
+        parameters=[REPORT_ID, FILE_FORMAT],
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR),
+            # Extensions, with `format`.
+            (200, XLSX.content_type): OpenApiResponse(OpenApiTypes.BINARY),
+            (200, PARQUET.content_type): OpenApiResponse(OpenApiTypes.BINARY),
+            **_errors(400, 401, 403, 404, 409),
+        },
+    )
+    def get(self, request: Request, reportId: str):  # noqa: N803 - the API's name
+        """The file of a Ready report: its CSV, or, with `format`, the same rows as XLSX or
+        Parquet. 409 while the report is not Ready, or when it has more rows than the format
+        holds."""
+        found = _get_report_for_subject(request, reportId)
+        try:
+            file_format = format_named(request.query_params.get("format"))
+        except UnknownFormat as unknown:
+            raise exceptions.ValidationError({"format": str(unknown)}) from None
+        if not found.is_ready:
+            raise Conflict(f"The report is {found.status}; its file can be downloaded once Ready.")
+        if problem := refusal([found], file_format):
+            raise Conflict(problem)
+        return file_response(found, file_format)
+
+
+report_file = ReportFile.as_view()
 
 
 @extend_schema(

@@ -8,14 +8,15 @@
   }
 
   function updateActions() {
-    const download = document.getElementById("download-selected");
     const remove = document.getElementById("delete-selected");
-    if (!download || !remove) return;
+    if (!remove) return;
     const boxes = selected();
     const rows = boxes.map((box) => box.closest("tr"));
     const allReady = rows.length > 0 && rows.every((row) => row.dataset.status === "Ready");
-    download.disabled = !allReady;
-    download.title = rows.length && !allReady ? "Only Ready reports can be downloaded" : "";
+    document.querySelectorAll("button[data-download]").forEach((download) => {
+      download.disabled = !allReady;
+      download.title = rows.length && !allReady ? "Only Ready reports can be downloaded" : "";
+    });
     remove.disabled = rows.length === 0;
     const again = document.getElementById("run-again-selected");
     if (again) again.disabled = rows.length === 0;

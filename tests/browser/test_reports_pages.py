@@ -3,6 +3,7 @@ filter, search, sort, choose columns, download and delete."""
 
 import csv
 import re
+import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from reports.tasks import build_report
 from tests.browser.conftest import log_in, screenshot
 from tests.consumption.samples import sample, save_samples
 from tests.reports.conftest import MARCH, ready_report
+from tests.reports.readers import assert_parquet_matches_csv, assert_xlsx_matches_csv
 from tests.worker import start_worker, stop
 
 pytestmark = [
@@ -50,6 +52,11 @@ def debug(request, settings):
 
 def csv_rows(download) -> list[list[str]]:
     return list(csv.reader(Path(download.path()).read_text(encoding="utf-8").splitlines()))
+
+
+def stored(report: Report) -> bytes:
+    with report.file.open("rb") as file:
+        return file.read()
 
 
 def table_names(page: Page) -> list[str]:
@@ -196,6 +203,34 @@ class TestReportsInABrowser:
         with page.expect_download() as info:
             page.get_by_role("link", name="Download CSV").click()
         assert csv_rows(info.value)[0] == header("Project")
+
+    def test_download_excel_and_parquet(self, page, viewer, reports):
+        log_in(page, viewer.email)
+        excel = page.get_by_role("button", name="Download Excel")
+        parquet = page.get_by_role("button", name="Download Parquet")
+        expect(excel).to_be_disabled()
+        expect(parquet).to_be_disabled()
+        row(page, "Gamma later").get_by_role("checkbox").check()
+        expect(excel).to_be_disabled()  # Gamma is not Ready
+        expect(parquet).to_be_disabled()
+        row(page, "Gamma later").get_by_role("checkbox").uncheck()
+        row(page, "Alpha clusters").get_by_role("checkbox").check()
+        row(page, "Beta projects").get_by_role("checkbox").check()
+        with page.expect_download() as info:
+            excel.click()
+        assert info.value.suggested_filename.endswith(".zip")
+        archive = zipfile.ZipFile(info.value.path())
+        assert sorted(archive.namelist()) == ["alpha-clusters.xlsx", "beta-projects.xlsx"]
+        for name in ["Alpha clusters", "Beta projects"]:
+            file_name = name.lower().replace(" ", "-") + ".xlsx"
+            assert_xlsx_matches_csv(archive.read(file_name), stored(reports[name]))
+
+        page.get_by_role("link", name="Beta projects").click()
+        with page.expect_download() as info:
+            page.get_by_role("link", name="Download Parquet").click()
+        assert info.value.suggested_filename == "beta-projects.parquet"
+        parquet_file = Path(info.value.path()).read_bytes()
+        assert_parquet_matches_csv(parquet_file, stored(reports["Beta projects"]))
 
     def test_delete_with_the_dialog(self, page, viewer, reports):
         log_in(page, viewer.email)

@@ -3,6 +3,8 @@ downloads streamed or redirected to a signed URL after every permission check, a
 orphan reconciliation, retention and rebuilds run on both backends in their own tests
 (`report_storage`)."""
 
+import io
+import zipfile
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -15,6 +17,7 @@ from reports.services import delete_reports
 from reports_site.settings import report_files_storage
 from tests.api.conftest import bearer, service_account
 from tests.reports.conftest import ready_report
+from tests.reports.readers import assert_parquet_matches_csv, assert_xlsx_matches_csv
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_queue")]
 
@@ -91,6 +94,32 @@ class TestStreamedDownloads:
             s3_server, s3_bucket, f"site/reports/{report.pk}.csv"
         )
 
+    def test_xlsx_and_parquet_are_made_from_the_object(
+        self, s3_server, s3_bucket, tenant, viewer, usage
+    ):
+        report = ready_report(viewer, UNICODE_NAME, bucket="Day")
+        stored = object_bytes(s3_server, s3_bucket, f"site/reports/{report.pk}.csv")
+        page = logged_in(viewer).get(
+            reverse("reports:report_download", args=[report.pk]), {"format": "xlsx"}
+        )
+        assert page.status_code == 200
+        assert_xlsx_matches_csv(b"".join(page.streaming_content), stored)
+        robot = service_account(tenant, "robot")
+        api = bearer(robot).get(f"/api/v1/org-unit/reports/{report.pk}/file?format=parquet")
+        assert api.status_code == 200
+        assert_parquet_matches_csv(b"".join(api.streaming_content), stored)
+
+    def test_several_are_zipped_from_their_objects(self, s3_server, s3_bucket, viewer, usage):
+        reports = [ready_report(viewer, "One"), ready_report(viewer, "Two", group_by="Cluster")]
+        response = logged_in(viewer).post(
+            reverse("reports:report_download_selected"),
+            {"ids": [report.pk for report in reports], "format": "parquet"},
+        )
+        archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+        for report, name in zip(reports, ["one.parquet", "two.parquet"], strict=True):
+            stored = object_bytes(s3_server, s3_bucket, f"site/reports/{report.pk}.csv")
+            assert_parquet_matches_csv(archive.read(name), stored)
+
 
 class TestRedirectedDownloads:
     @pytest.fixture(autouse=True)
@@ -119,6 +148,17 @@ class TestRedirectedDownloads:
         assert fetched.headers["Content-Disposition"] == (
             "attachment; filename*=utf-8''d%C3%A9j%C3%A0-vu-%E6%9D%B1%E4%BA%AC-gpus.csv"
         )
+
+    def test_xlsx_and_parquet_are_streamed_as_no_object_holds_them(
+        self, s3_server, s3_bucket, viewer, usage
+    ):
+        report = ready_report(viewer, "Converted")
+        stored = object_bytes(s3_server, s3_bucket, f"site/reports/{report.pk}.csv")
+        url = reverse("reports:report_download", args=[report.pk])
+        response = logged_in(viewer).get(url, {"format": "xlsx"})
+        assert response.status_code == 200
+        assert_xlsx_matches_csv(b"".join(response.streaming_content), stored)
+        assert s3_server.keys(s3_bucket) == [f"site/reports/{report.pk}.csv"]
 
     def test_the_object_is_not_public(self, s3_server, s3_bucket, viewer, usage):
         report = ready_report(viewer, "Private")

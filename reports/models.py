@@ -45,6 +45,80 @@ def validate_filters(filter_by: list[str]) -> None:
         raise ValidationError(str(error)) from None
 
 
+# What a report holds, as fields shared by Report and ReportSchedule (which makes such
+# reports): each call makes a new field of the one definition.
+
+
+def name_field() -> models.CharField:
+    return models.CharField(
+        max_length=NAME_MAX_LENGTH,
+        validators=[validate_name_characters],
+        error_messages={
+            "blank": "Enter a name.",
+            "max_length": "Use at most %(limit_value)d characters (this name has %(show_value)d).",
+        },
+    )
+
+
+def name_key_field() -> models.GeneratedField:
+    """The name in lower case, every letter folded alike on PostgreSQL and SQLite: names are
+    unique regardless of case (spec 4.1), and sort so."""
+    return models.GeneratedField(
+        expression=UnicodeLower("name"),
+        output_field=models.CharField(max_length=NAME_MAX_LENGTH),
+        db_persist=True,
+        editable=False,
+    )
+
+
+def description_field() -> models.TextField:
+    return models.TextField(blank=True, validators=[validate_description_characters])
+
+
+def group_by_field() -> models.CharField:
+    return models.CharField(
+        "segment by",
+        max_length=20,
+        choices=GROUP_BY_CHOICES,
+        default=Segment.PROJECT,
+        error_messages={"invalid_choice": f"Choose one of {', '.join(GROUP_BY)}."},
+    )
+
+
+def bucket_field() -> models.CharField:
+    """Ours: rows per time bucket of a time zone (none: Run:ai's one row per segment)."""
+    return models.CharField(
+        "rows per", max_length=10, choices=Bucket.choices, blank=True, default=""
+    )
+
+
+def time_zone_field() -> models.CharField:
+    return models.CharField(
+        "time zone",
+        max_length=64,
+        default=DEFAULT_TIME_ZONE,
+        validators=[validate_time_zone],
+        help_text="The IANA zone whose days, weeks and months the buckets are.",
+    )
+
+
+def costs_field() -> models.BooleanField:
+    """Ours: cost columns, at the tenant's prices (consumption.models.Price)."""
+    return models.BooleanField(
+        "with costs", default=False, help_text="Add cost columns at the tenant's prices."
+    )
+
+
+def filter_by_field() -> models.JSONField:
+    return models.JSONField(
+        "filters",
+        default=list,
+        blank=True,
+        validators=[validate_filters],
+        help_text='e.g. ["projectName==a"]',
+    )
+
+
 class ReportStatus(models.TextChoices):
     PENDING = "Pending", "Pending"
     PROCESSING = "Processing", "Processing"
@@ -136,57 +210,19 @@ def report_file_name(report: Report, filename: str) -> str:
 class Report(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="reports")
-    name = models.CharField(
-        max_length=NAME_MAX_LENGTH,
-        validators=[validate_name_characters],
-        error_messages={
-            "blank": "Enter a name.",
-            "max_length": "Use at most %(limit_value)d characters (this name has %(show_value)d).",
-        },
-    )
-    # The name in lower case, every letter folded alike on PostgreSQL and SQLite: names are unique
-    # regardless of case (spec 4.1), and sort so.
-    name_key = models.GeneratedField(
-        expression=UnicodeLower("name"),
-        output_field=models.CharField(max_length=NAME_MAX_LENGTH),
-        db_persist=True,
-        editable=False,
-    )
-    description = models.TextField(blank=True, validators=[validate_description_characters])
+    name = name_field()
+    name_key = name_key_field()
+    description = description_field()
     type = models.CharField(
         max_length=20, choices=ReportType.choices, default=ReportType.CONSUMPTION
     )
     start = models.DateTimeField(help_text="Start of the collection period (UTC, included).")
     end = models.DateTimeField(help_text="End of the collection period (UTC, excluded).")
-    group_by = models.CharField(
-        "segment by",
-        max_length=20,
-        choices=GROUP_BY_CHOICES,
-        default=Segment.PROJECT,
-        error_messages={"invalid_choice": f"Choose one of {', '.join(GROUP_BY)}."},
-    )
-    # Ours: rows per time bucket of a time zone (none: Run:ai's one row per segment).
-    bucket = models.CharField(
-        "rows per", max_length=10, choices=Bucket.choices, blank=True, default=""
-    )
-    time_zone = models.CharField(
-        "time zone",
-        max_length=64,
-        default=DEFAULT_TIME_ZONE,
-        validators=[validate_time_zone],
-        help_text="The IANA zone whose days, weeks and months the buckets are.",
-    )
-    # Ours: cost columns, at the tenant's prices (consumption.models.Price).
-    costs = models.BooleanField(
-        "with costs", default=False, help_text="Add cost columns at the tenant's prices."
-    )
-    filter_by = models.JSONField(
-        "filters",
-        default=list,
-        blank=True,
-        validators=[validate_filters],
-        help_text='e.g. ["projectName==a"]',
-    )
+    group_by = group_by_field()
+    bucket = bucket_field()
+    time_zone = time_zone_field()
+    costs = costs_field()
+    filter_by = filter_by_field()
     # The creator: a user or a service account. The e-mail (or sa:NAME) is kept as well, so
     # that `createdBy` survives the creator's deletion.
     created_by = models.CharField("created by", max_length=254)

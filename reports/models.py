@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 import unicodedata
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
@@ -10,6 +11,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.db.models import F, Q, Value
 from django.utils import timezone
@@ -20,6 +22,8 @@ from consumption.measures import GROUP_BY, GROUP_BY_CHOICES, Segment
 from reports_site.tenancy import permissions
 from reports_site.tenancy.models import ServiceAccount, Subject, Tenant, User
 from reports_site.unicode import UnicodeLower
+
+from .recurrence import WEEKDAYS, Frequency, Period, Recurrence
 
 NAME_MAX_LENGTH = 250
 QUEUED_MESSAGE = "Report in queue"
@@ -43,6 +47,80 @@ def validate_filters(filter_by: list[str]) -> None:
         parse_filters(filter_by)
     except ValueError as error:
         raise ValidationError(str(error)) from None
+
+
+# What a report holds, as fields shared by Report and ReportSchedule (which makes such
+# reports): each call makes a new field of the one definition.
+
+
+def name_field() -> models.CharField:
+    return models.CharField(
+        max_length=NAME_MAX_LENGTH,
+        validators=[validate_name_characters],
+        error_messages={
+            "blank": "Enter a name.",
+            "max_length": "Use at most %(limit_value)d characters (this name has %(show_value)d).",
+        },
+    )
+
+
+def name_key_field() -> models.GeneratedField:
+    """The name in lower case, every letter folded alike on PostgreSQL and SQLite: names are
+    unique regardless of case (spec 4.1), and sort so."""
+    return models.GeneratedField(
+        expression=UnicodeLower("name"),
+        output_field=models.CharField(max_length=NAME_MAX_LENGTH),
+        db_persist=True,
+        editable=False,
+    )
+
+
+def description_field() -> models.TextField:
+    return models.TextField(blank=True, validators=[validate_description_characters])
+
+
+def group_by_field() -> models.CharField:
+    return models.CharField(
+        "segment by",
+        max_length=20,
+        choices=GROUP_BY_CHOICES,
+        default=Segment.PROJECT,
+        error_messages={"invalid_choice": f"Choose one of {', '.join(GROUP_BY)}."},
+    )
+
+
+def bucket_field() -> models.CharField:
+    """Ours: rows per time bucket of a time zone (none: Run:ai's one row per segment)."""
+    return models.CharField(
+        "rows per", max_length=10, choices=Bucket.choices, blank=True, default=""
+    )
+
+
+def time_zone_field() -> models.CharField:
+    return models.CharField(
+        "time zone",
+        max_length=64,
+        default=DEFAULT_TIME_ZONE,
+        validators=[validate_time_zone],
+        help_text="The IANA zone whose days, weeks and months the buckets are.",
+    )
+
+
+def costs_field() -> models.BooleanField:
+    """Ours: cost columns, at the tenant's prices (consumption.models.Price)."""
+    return models.BooleanField(
+        "with costs", default=False, help_text="Add cost columns at the tenant's prices."
+    )
+
+
+def filter_by_field() -> models.JSONField:
+    return models.JSONField(
+        "filters",
+        default=list,
+        blank=True,
+        validators=[validate_filters],
+        help_text='e.g. ["projectName==a"]',
+    )
 
 
 class ReportStatus(models.TextChoices):
@@ -136,57 +214,19 @@ def report_file_name(report: Report, filename: str) -> str:
 class Report(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="reports")
-    name = models.CharField(
-        max_length=NAME_MAX_LENGTH,
-        validators=[validate_name_characters],
-        error_messages={
-            "blank": "Enter a name.",
-            "max_length": "Use at most %(limit_value)d characters (this name has %(show_value)d).",
-        },
-    )
-    # The name in lower case, every letter folded alike on PostgreSQL and SQLite: names are unique
-    # regardless of case (spec 4.1), and sort so.
-    name_key = models.GeneratedField(
-        expression=UnicodeLower("name"),
-        output_field=models.CharField(max_length=NAME_MAX_LENGTH),
-        db_persist=True,
-        editable=False,
-    )
-    description = models.TextField(blank=True, validators=[validate_description_characters])
+    name = name_field()
+    name_key = name_key_field()
+    description = description_field()
     type = models.CharField(
         max_length=20, choices=ReportType.choices, default=ReportType.CONSUMPTION
     )
     start = models.DateTimeField(help_text="Start of the collection period (UTC, included).")
     end = models.DateTimeField(help_text="End of the collection period (UTC, excluded).")
-    group_by = models.CharField(
-        "segment by",
-        max_length=20,
-        choices=GROUP_BY_CHOICES,
-        default=Segment.PROJECT,
-        error_messages={"invalid_choice": f"Choose one of {', '.join(GROUP_BY)}."},
-    )
-    # Ours: rows per time bucket of a time zone (none: Run:ai's one row per segment).
-    bucket = models.CharField(
-        "rows per", max_length=10, choices=Bucket.choices, blank=True, default=""
-    )
-    time_zone = models.CharField(
-        "time zone",
-        max_length=64,
-        default=DEFAULT_TIME_ZONE,
-        validators=[validate_time_zone],
-        help_text="The IANA zone whose days, weeks and months the buckets are.",
-    )
-    # Ours: cost columns, at the tenant's prices (consumption.models.Price).
-    costs = models.BooleanField(
-        "with costs", default=False, help_text="Add cost columns at the tenant's prices."
-    )
-    filter_by = models.JSONField(
-        "filters",
-        default=list,
-        blank=True,
-        validators=[validate_filters],
-        help_text='e.g. ["projectName==a"]',
-    )
+    group_by = group_by_field()
+    bucket = bucket_field()
+    time_zone = time_zone_field()
+    costs = costs_field()
+    filter_by = filter_by_field()
     # The creator: a user or a service account. The e-mail (or sa:NAME) is kept as well, so
     # that `createdBy` survives the creator's deletion.
     created_by = models.CharField("created by", max_length=254)
@@ -340,3 +380,251 @@ class TableColumns(models.Model):
 
     def __str__(self) -> str:
         return f"{self.table} for {self.user}"
+
+
+# Report schedules (issue 16): a schedule makes a report of each period of its recurrence once
+# the period is over (reports.scheduling), and records each period it ran as a ScheduleRun.
+
+NAME_TEMPLATE_FIELDS = ("name", "period")
+DEFAULT_NAME_TEMPLATE = "{name} {period}"
+
+
+def validate_name_template(template: str) -> None:
+    """Text with `{name}` (the schedule's) and `{period}` (the period's label, required so that
+    each period's report has a name of its own); `{{` and `}}` for braces themselves."""
+    validate_name_characters(template)
+    try:
+        fields = [
+            (field, spec, conversion)
+            for _, field, spec, conversion in string.Formatter().parse(template)
+            if field is not None
+        ]
+    except ValueError:  # a brace without its pair
+        raise ValidationError(
+            "Write {{ and }} for a brace that is not {name} or {period}."
+        ) from None
+    for field, spec, conversion in fields:
+        if field not in NAME_TEMPLATE_FIELDS:
+            raise ValidationError(
+                f"Use only {{name}} and {{period}} between braces, not {{{field}}}; write {{{{ "
+                "and }} for a brace itself."
+            )
+        if spec or conversion:
+            raise ValidationError(f"Write {{{field}}} as it is, without ! or :.")
+    if "period" not in {field for field, _, _ in fields}:
+        raise ValidationError(
+            "Include {period}, so that each period's report has a name of its own."
+        )
+
+
+class ReportScheduleQuerySet(models.QuerySet):
+    def active(self) -> ReportScheduleQuerySet:
+        return self.filter(paused=False)
+
+    def pause(self, reason: str) -> int:
+        """Stop making reports, saying why; the reason replaces an earlier one."""
+        return self.update(paused=True, paused_reason=reason)
+
+    def resume(self) -> int:
+        """Make reports again, of the periods due from now on: those missed while paused stay
+        unmade (Run now makes the latest)."""
+        return self.filter(paused=True).update(
+            paused=False, paused_reason="", active_since=timezone.now()
+        )
+
+
+class ReportSchedule(models.Model):
+    """Makes, as its owner, a report with its settings over each period of its recurrence, once
+    the period's report is due (reports.recurrence), and keeps the last `keep_last` of them."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="report_schedules")
+    name = name_field()
+    name_key = name_key_field()
+    # The settings of the reports it makes, as a report has them.
+    description = description_field()
+    group_by = group_by_field()
+    bucket = bucket_field()
+    time_zone = time_zone_field()
+    costs = costs_field()
+    filter_by = filter_by_field()
+    # When: the recurrence.
+    frequency = models.CharField(
+        max_length=10, choices=Frequency.choices, default=Frequency.MONTHLY
+    )
+    weekday = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        choices=list(enumerate(WEEKDAYS)),
+        help_text="Weekly: the day each week starts on.",
+    )
+    day_of_month = models.PositiveSmallIntegerField(
+        "day of the month",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(31)],
+        help_text="Monthly: the day each month starts on (past a month's end: its last day).",
+    )
+    schedule_time_zone = models.CharField(
+        "schedule's time zone",
+        max_length=64,
+        default=DEFAULT_TIME_ZONE,
+        validators=[validate_time_zone],
+        help_text="The IANA zone whose days the periods are made of, and of the run time.",
+    )
+    run_at = models.TimeField(
+        "run at",
+        default=time(6),
+        help_text="The local time, on the day after a period, at which its report is made.",
+    )
+    name_template = models.CharField(
+        "names of its reports",
+        max_length=NAME_MAX_LENGTH,
+        default=DEFAULT_NAME_TEMPLATE,
+        validators=[validate_name_template],
+        help_text="{name} is the schedule's name, {period} the period's, such as 2026-11.",
+    )
+    keep_last = models.PositiveSmallIntegerField(
+        "reports kept",
+        default=12,
+        validators=[MinValueValidator(1)],
+        help_text="The reports it made beyond this many, oldest first, are deleted.",
+    )
+    catch_up_limit = models.PositiveSmallIntegerField(
+        "periods caught up",
+        default=3,
+        validators=[MinValueValidator(1)],
+        help_text="After the scheduler was down: how many of the latest missed periods are made.",
+    )
+    paused = models.BooleanField(default=False)
+    paused_reason = models.TextField(blank=True)
+    # The periods due after this moment are made: its creation, or its last resumption.
+    active_since = models.DateTimeField(default=timezone.now, editable=False)
+    # The owner, whose permissions its reports are made with: a user or a service account. Its
+    # e-mail (or sa:NAME) is kept, to say who it was once deleted.
+    owner_name = models.CharField("owner", max_length=254, blank=True, editable=False)
+    owner_user = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    owner_service_account = models.ForeignKey(
+        ServiceAccount, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField("creation time", default=timezone.now, editable=False)
+
+    objects = ReportScheduleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["tenant", "name_key"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "name_key"],
+                name="report_schedule_name_unique_in_tenant",
+                violation_error_message="Another schedule of the tenant has this name.",
+            ),
+            models.CheckConstraint(
+                condition=Q(owner_user__isnull=True) | Q(owner_service_account__isnull=True),
+                name="report_schedule_one_owner",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def owner(self) -> Subject | None:
+        """The user or service account, or None once deleted."""
+        return self.owner_user or self.owner_service_account
+
+    def set_owner(self, subject: Subject) -> None:
+        self.owner_user = subject if isinstance(subject, User) else None
+        self.owner_service_account = subject if isinstance(subject, ServiceAccount) else None
+        self.owner_name = str(subject)
+
+    @property
+    def recurrence(self) -> Recurrence:
+        return Recurrence(
+            frequency=self.frequency,
+            time_zone=self.schedule_time_zone,
+            run_at=self.run_at,
+            weekday=self.weekday,
+            day_of_month=self.day_of_month,
+        )
+
+    def report_name(self, period: Period) -> str:
+        return self.name_template.format(name=self.name, period=period.label)
+
+    def clean(self) -> None:
+        """A recurrence's fields as its frequency needs them (the others emptied), one owner of
+        the schedule's tenant, and report names that fit a report's."""
+        if self.frequency != Frequency.WEEKLY:
+            self.weekday = None
+        if self.frequency != Frequency.MONTHLY:
+            self.day_of_month = None
+        errors = {}
+        if self.frequency == Frequency.WEEKLY and self.weekday is None:
+            errors["weekday"] = "Choose the day each week starts on."
+        if self.frequency == Frequency.MONTHLY and self.day_of_month is None:
+            errors["day_of_month"] = "Choose the day each month starts on, 1 to 31."
+        owner = self.owner
+        if owner is None or self.owner_user_id and self.owner_service_account_id:
+            errors["owner_name"] = "Give the schedule one owner: a user or a service account."
+        elif owner.tenant_id != self.tenant_id:
+            errors["owner_name"] = f"{owner} is not of the schedule's tenant."
+        if errors:
+            raise ValidationError(errors)
+        longest = self._longest_report_name()
+        if longest > NAME_MAX_LENGTH:
+            raise ValidationError(
+                {
+                    "name_template": f"Its reports' names would be {longest} characters long; "
+                    f"make them at most {NAME_MAX_LENGTH}."
+                }
+            )
+
+    def _longest_report_name(self) -> int:
+        """How long its reports' names are (a recurrence's labels are all of one length); 0
+        while its fields have errors of their own."""
+        try:
+            period = self.recurrence.period_containing(timezone.now())
+            return len(self.report_name(period))
+        except (ValueError, LookupError, AttributeError, TypeError):
+            return 0
+
+
+class RunStatus(models.TextChoices):
+    MADE = "Made", "Made"
+    FAILED = "Failed", "Failed"
+    SKIPPED = "Skipped", "Skipped"
+
+
+class ScheduleRun(models.Model):
+    """A period of a schedule, run: the report made for it, or why none was. Inserting it claims
+    the period, once: the unique constraint lets one worker of many insert it."""
+
+    schedule = models.ForeignKey(ReportSchedule, on_delete=models.CASCADE, related_name="runs")
+    period_start = models.DateTimeField(help_text="UTC, included.")
+    period_end = models.DateTimeField(help_text="UTC, excluded.")
+    period_label = models.CharField("period", max_length=50)
+    # Made by Run now rather than by the scheduler: the period's run, or, for a period already
+    # run, a repeat beside the first (which the once-per-period constraint leaves out).
+    on_demand = models.BooleanField("run now", default=False)
+    repeat = models.BooleanField(default=False)
+    status = models.CharField(max_length=10, choices=RunStatus.choices)
+    message = models.TextField(blank=True)
+    report = models.ForeignKey(
+        Report, on_delete=models.SET_NULL, null=True, blank=True, related_name="schedule_runs"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-period_start", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["schedule", "period_start"],
+                condition=Q(repeat=False),
+                name="schedule_run_once_per_period",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.schedule} {self.period_label}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -19,7 +20,7 @@ from consumption.models import UsageSource
 from consumption.pricing import PriceBook, PricingError
 
 from .csv_export import summary, write_csv
-from .models import Report, ReportStatus, report_file_name
+from .models import Report, ReportStatus, RunStatus, report_file_name
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +207,14 @@ def check_report_files(fix: bool = True) -> str:
     from .files import check_files
 
     return check_files(fix=fix).summary()
+
+
+def run_report_schedules() -> str:
+    """Scheduled every minute: make the reports of the report schedules' due periods."""
+    from .scheduling import run_due_schedules
+
+    counts = Counter(run.status for run in run_due_schedules())
+    return ", ".join(f"{counts[status]} {status.label.lower()}" for status in RunStatus)
 
 
 def ping() -> str:

@@ -31,13 +31,15 @@ def test_numbers_never_use_exponents(tmp_path):
 
 
 @pytest.mark.django_db
-def test_the_sweepers_retention_and_file_check_are_scheduled_once_by_name():
+def test_the_sweepers_retention_file_check_and_report_schedules_are_scheduled_once_by_name():
     schedules = Schedule.objects.filter(func__startswith="reports.tasks.")
     assert sorted(schedules.values_list("name", "func", "schedule_type")) == [
         ("reports: check report files", "reports.tasks.check_report_files", "H"),
         ("reports: delete expired reports", "reports.tasks.delete_expired_reports", "H"),
+        ("reports: run report schedules", "reports.tasks.run_report_schedules", "I"),
         ("reports: sweep lost builds", "reports.tasks.sweep_lost_builds", "I"),
         ("reports: sweep stuck builds", "reports.tasks.sweep_stuck_builds", "I"),
     ]
     assert schedules.get(func="reports.tasks.sweep_stuck_builds").minutes == 1
     assert schedules.get(func="reports.tasks.sweep_lost_builds").minutes == 1
+    assert schedules.get(func="reports.tasks.run_report_schedules").minutes == 1

@@ -21,7 +21,7 @@ from reports_site.tenancy.models import ServiceAccount, Subject, User
 
 from .models import Report, ReportSchedule, RunStatus, ScheduleRun
 from .recurrence import Period
-from .services import DuplicateReportName, create_report, free_name
+from .services import DuplicateReportName, create_report, free_name, settings_of
 
 log = logging.getLogger(__name__)
 
@@ -175,12 +175,7 @@ def _make_report(schedule: ReportSchedule, period: Period) -> Report:
                 name=name,
                 start=period.start,
                 end=period.end,
-                description=schedule.description,
-                group_by=schedule.group_by,
-                filter_by=schedule.filter_by,
-                bucket=schedule.bucket,
-                time_zone=schedule.time_zone,
-                costs=schedule.costs,
+                **settings_of(schedule),
             )
         except DuplicateReportName:
             name = free_name(schedule.tenant_id, name)

@@ -76,15 +76,20 @@ def run_again(subject: Subject, report: Report) -> Report:
     return create_report(
         subject,
         name=free_name(report.tenant_id, report.name),
-        description=report.description,
         start=report.start,
         end=report.end,
-        group_by=report.group_by,
-        filter_by=report.filter_by,
-        bucket=report.bucket,
-        time_zone=report.time_zone,
-        costs=report.costs,
+        **settings_of(report),
     )
+
+
+# What a report is made of besides its name and period: what Run again and schedules copy.
+SETTINGS = ("description", "group_by", "filter_by", "bucket", "time_zone", "costs")
+
+
+def settings_of(source) -> dict:
+    """The SETTINGS of a report, or of a schedule that makes reports, as create_report takes
+    them."""
+    return {field: getattr(source, field) for field in SETTINGS}
 
 
 def free_name(tenant_id: int, name: str) -> str:

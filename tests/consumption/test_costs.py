@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from consumption.aggregation import consumption_rows
 from consumption.measures import GROUP_BY, WORKLOAD, Segment
-from consumption.models import MICRO, Price, UsageSample
+from consumption.models import MICRO, Price
 from consumption.pricing import PriceBook, PricingError
 from reports_site.tenancy.models import NodePool, Project
 from tests.consumption.samples import GIB, sample, save_samples
@@ -24,8 +24,10 @@ from tests.consumption.test_rollups_match_raw import (
     ORIGIN,
     SPAN,
     bucket_of,
+    drawn_samples,
     local_days,
     period_strategy,
+    row_names,
     samples_strategy,
 )
 
@@ -210,22 +212,6 @@ def brute_force_costs(samples, prices, start, end, group_by, bucket, zone) -> li
     """Every sample cut at the zone's midnights and at every price's moment, each piece charged
     at the price that holds then in its node pool (its own, else the default), summed exactly
     by row and rounded half up to cents at the end."""
-    key = {
-        Segment.PROJECT: lambda s: (
-            s.project.cluster.name,
-            s.project.department.name,
-            s.project.name,
-        ),
-        Segment.DEPARTMENT: lambda s: (s.project.cluster.name, s.project.department.name),
-        Segment.CLUSTER: lambda s: (s.project.cluster.name,),
-        Segment.NODEPOOL: lambda s: (s.project.cluster.name, s.nodepool.name),
-        WORKLOAD: lambda s: (
-            s.project.cluster.name,
-            s.project.department.name,
-            s.project.name,
-            s.workload,
-        ),
-    }[group_by]
 
     def holding(resource, pool_name, moment):
         for wanted in (pool_name, None):
@@ -252,7 +238,7 @@ def brute_force_costs(samples, prices, start, end, group_by, bucket, zone) -> li
                     ("cpu", Fraction(s.cpu_allocated_micro, MICRO) * hours),
                     ("memory", Fraction(s.memory_allocated_bytes, GIB) * hours),
                 ]
-                row = totals[(bucket_of(day, bucket), *key(s))]
+                row = totals[(bucket_of(day, bucket), *row_names(s, group_by))]
                 for index, (resource, quantity) in enumerate(quantities):
                     amount = holding(resource, s.nodepool.name, a)
                     if amount is None:
@@ -286,27 +272,7 @@ def brute_force_costs(samples, prices, start, end, group_by, bucket, zone) -> li
 )
 def test_costs_match_a_brute_force(org, tenant, drawn, changes, period, group_by, bucket, zone):
     with transaction.atomic():
-        samples, seen = [], set()
-        for d in drawn:
-            if (d["project"], d["workload"], d["start"]) in seen:
-                continue
-            seen.add((d["project"], d["workload"], d["start"]))
-            project = org[d["project"]]
-            samples.append(
-                UsageSample(
-                    project=project,
-                    nodepool=pool(project, d["pool"]),
-                    workload=d["workload"],
-                    start_epoch=d["start"],
-                    duration_seconds=d["duration"],
-                    gpu_allocated_micro=d["gpu"],
-                    gpu_idle_micro=int(d["gpu"] * d["idle_share"]),
-                    cpu_allocated_micro=d["cpu"],
-                    cpu_used_micro=d["cpu_used"],
-                    memory_allocated_bytes=d["memory"],
-                    memory_used_bytes=d["memory_used"],
-                )
-            )
+        samples = drawn_samples(org, drawn)
         if samples:
             save_samples(*samples)
         origin = ORIGIN - 3 * DAY  # before any sample or period

@@ -83,6 +83,45 @@ def bucket_of(day: date, bucket: str | None) -> date | None:
     return None
 
 
+def row_names(s: UsageSample, group_by: str) -> tuple[str, ...]:
+    """The names of the row that a sample counts for, worked out from the sample itself."""
+    project = (s.project.cluster.name, s.project.department.name, s.project.name)
+    return {
+        Segment.PROJECT: project,
+        Segment.DEPARTMENT: project[:2],
+        Segment.CLUSTER: project[:1],
+        Segment.NODEPOOL: (s.project.cluster.name, s.nodepool.name),
+        WORKLOAD: (*project, s.workload),
+    }[group_by]
+
+
+def drawn_samples(org, drawn: list[dict]) -> list[UsageSample]:
+    """Unsaved samples of the drawn dictionaries, one per identity (project, workload, start)."""
+    samples, seen = [], set()
+    for d in drawn:
+        if (d["project"], d["workload"], d["start"]) in seen:
+            continue
+        seen.add((d["project"], d["workload"], d["start"]))
+        project = org[d["project"]]
+        pool, _ = NodePool.objects.get_or_create(cluster=project.cluster, name=d["pool"])
+        samples.append(
+            UsageSample(
+                project=project,
+                nodepool=pool,
+                workload=d["workload"],
+                start_epoch=d["start"],
+                duration_seconds=d["duration"],
+                gpu_allocated_micro=d["gpu"],
+                gpu_idle_micro=int(d["gpu"] * d["idle_share"]),
+                cpu_allocated_micro=d["cpu"],
+                cpu_used_micro=d["cpu_used"],
+                memory_allocated_bytes=d["memory"],
+                memory_used_bytes=d["memory_used"],
+            )
+        )
+    return samples
+
+
 def brute_force(
     samples: list[UsageSample],
     start: int,
@@ -93,22 +132,6 @@ def brute_force(
 ) -> list[tuple]:
     """The spec's formula, sample by sample, in exact decimal arithmetic; with a bucket, each
     sample's part in each local day counts for that day's bucket."""
-    key = {
-        Segment.PROJECT: lambda s: (
-            s.project.cluster.name,
-            s.project.department.name,
-            s.project.name,
-        ),
-        Segment.DEPARTMENT: lambda s: (s.project.cluster.name, s.project.department.name),
-        Segment.CLUSTER: lambda s: (s.project.cluster.name,),
-        Segment.NODEPOOL: lambda s: (s.project.cluster.name, s.nodepool.name),
-        WORKLOAD: lambda s: (
-            s.project.cluster.name,
-            s.project.department.name,
-            s.project.name,
-            s.workload,
-        ),
-    }[group_by]
     totals = defaultdict(lambda: [Decimal(0)] * 6)
     for s in samples:
         first, last = max(s.start_epoch, start), min(s.start_epoch + s.duration_seconds, end)
@@ -123,7 +146,7 @@ def brute_force(
             Decimal(s.memory_used_bytes),
         ]
         for day, piece_start, piece_end in local_days(first, last, zone):
-            row = totals[(bucket_of(day, bucket), *key(s))]
+            row = totals[(bucket_of(day, bucket), *row_names(s, group_by))]
             for index, amount in enumerate(amounts):
                 # exact: amounts have at most six decimals
                 row[index] += amount * (piece_end - piece_start)
@@ -156,29 +179,7 @@ def test_rollups_raw_samples_and_brute_force_agree(
     org, tenant, drawn, period, group_by, bucket, zone
 ):
     with transaction.atomic():
-        samples = []
-        seen = set()
-        for d in drawn:
-            if (d["project"], d["workload"], d["start"]) in seen:
-                continue  # the identity (project, workload, start) must stay unique
-            seen.add((d["project"], d["workload"], d["start"]))
-            project = org[d["project"]]
-            pool, _ = NodePool.objects.get_or_create(cluster=project.cluster, name=d["pool"])
-            samples.append(
-                UsageSample(
-                    project=project,
-                    nodepool=pool,
-                    workload=d["workload"],
-                    start_epoch=d["start"],
-                    duration_seconds=d["duration"],
-                    gpu_allocated_micro=d["gpu"],
-                    gpu_idle_micro=int(d["gpu"] * d["idle_share"]),
-                    cpu_allocated_micro=d["cpu"],
-                    cpu_used_micro=d["cpu_used"],
-                    memory_allocated_bytes=d["memory"],
-                    memory_used_bytes=d["memory_used"],
-                )
-            )
+        samples = drawn_samples(org, drawn)
         if samples:
             save_samples(*samples)
         start, length = period

@@ -44,7 +44,7 @@ def file_response(report: Report, file_format: FileFormat = CSV) -> HttpResponse
     """The file of a Ready report in this format (the caller checks that it is Ready, visible
     and not refused): the CSV as `csv_response` sends it, another format made from it on the
     spot and streamed."""
-    if file_format.write is None:
+    if file_format.writer is None:
         return csv_response(report)
     return FileResponse(
         _converted(report, file_format),
@@ -100,7 +100,7 @@ def zip_response(reports: list[Report], file_format: FileFormat = CSV) -> FileRe
 
 def _opened(report: Report, file_format: FileFormat) -> BinaryIO:
     """The report's file in this format, open for reading from its start."""
-    if file_format.write is None:
+    if file_format.writer is None:
         return report.file.open("rb")
     return _converted(report, file_format)
 

@@ -19,9 +19,10 @@ from django.urls import reverse
 from openpyxl.utils import get_column_letter
 
 from consumption.models import Price
-from reports.formats import write_parquet, write_xlsx
 from reports.models import Report
+from reports.parquet import write_parquet
 from reports.services import create_report
+from reports.xlsx import write_xlsx
 from tests.consumption.samples import GIB, sample, save_samples
 from tests.factories import ClusterFactory, DepartmentFactory, ProjectFactory, grant
 from tests.reports.conftest import MARCH, ready_report

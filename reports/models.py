@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import secrets
 import string
 import unicodedata
 import uuid
@@ -11,7 +13,12 @@ from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import (
+    MaxValueValidator,
+    MinValueValidator,
+    URLValidator,
+    validate_email,
+)
 from django.db import models, transaction
 from django.db.models import F, Q, Value
 from django.utils import timezone
@@ -628,3 +635,203 @@ class ScheduleRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.schedule} {self.period_label}"
+
+
+# Deliveries (issue 16): when a report made by a schedule is Ready, it is sent to each of the
+# schedule's targets (reports.delivery), and each sending is recorded as a Delivery.
+
+DELIVERY_MAX_RECIPIENTS = 20
+# The folder of the report files themselves (report_file_name), which `check_report_files`
+# empties of files that are not a report's: no delivery may put objects there.
+REPORT_FILES_FOLDER = report_file_name(Report(pk=uuid.UUID(int=0)), "").split("/")[0]
+
+
+class DeliveryKind(models.TextChoices):
+    EMAIL = "email", "E-mail"
+    WEBHOOK = "webhook", "Webhook"
+    STORAGE = "storage", "Object storage"
+
+
+def new_webhook_secret() -> str:
+    return secrets.token_hex(32)
+
+
+def validate_recipients(recipients: list[str]) -> None:
+    if not isinstance(recipients, list) or not all(isinstance(r, str) for r in recipients):
+        raise ValidationError('Give a list of e-mail addresses, such as ["ops@example.com"].')
+    if len(recipients) > DELIVERY_MAX_RECIPIENTS:
+        raise ValidationError(f"Give at most {DELIVERY_MAX_RECIPIENTS} addresses.")
+    invalid = [address for address in recipients if not _is_email(address)]
+    if invalid:
+        raise ValidationError(f"Not e-mail addresses: {', '.join(map(repr, invalid))}.")
+
+
+def _is_email(address: str) -> bool:
+    try:
+        validate_email(address)
+    except ValidationError:
+        return False
+    return True
+
+
+def validate_key_prefix(prefix: str) -> None:
+    """Folders of letters, digits, `.`, `_` and `-`, separated by `/`, outside the folder of the
+    report files."""
+    parts = prefix.split("/")
+    if not all(part and part not in (".", "..") for part in parts) or not re.fullmatch(
+        r"[A-Za-z0-9._/-]+", prefix
+    ):
+        raise ValidationError(
+            "Use folder names of letters, digits, '.', '_' and '-' separated by single '/', "
+            "such as gpu-reports/monthly."
+        )
+    if parts[0] == REPORT_FILES_FOLDER:
+        raise ValidationError(
+            f"Choose another prefix: {REPORT_FILES_FOLDER}/ holds the report files themselves."
+        )
+
+
+class DeliveryTarget(models.Model):
+    """Where a schedule's reports are sent once Ready: e-mail recipients, a webhook URL (signed
+    with the target's secret, which its owner may read: the signature needs it as it is, so a
+    hash of it could not sign), or a key prefix in the report files' storage."""
+
+    schedule = models.ForeignKey(ReportSchedule, on_delete=models.CASCADE, related_name="targets")
+    kind = models.CharField(max_length=10, choices=DeliveryKind.choices)
+    recipients = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_recipients],
+        help_text='E-mail: the addresses, e.g. ["ops@example.com"].',
+    )
+    url = models.URLField(
+        "URL",
+        max_length=2000,
+        blank=True,
+        validators=[URLValidator(schemes=["http", "https"])],
+        help_text="Webhook: where the JSON is POSTed.",
+    )
+    secret = models.CharField(
+        max_length=64,
+        default=new_webhook_secret,
+        editable=False,
+        help_text="Webhook: the key of the X-Signature-256 HMAC of each body.",
+    )
+    prefix = models.CharField(
+        "key prefix",
+        max_length=200,
+        blank=True,
+        validators=[validate_key_prefix],
+        help_text="Object storage: files go under <prefix>/<year>/<month>/.",
+    )
+    enabled = models.BooleanField(default=True, help_text="Reports made from now on are sent.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["schedule", "created_at", "pk"]
+
+    def __str__(self) -> str:
+        # Never the secret.
+        return f"{self.get_kind_display()}: {self.destination}"
+
+    @property
+    def destination(self) -> str:
+        """Where it sends, in words: the addresses, the URL or the prefix."""
+        if self.kind == DeliveryKind.EMAIL:
+            return ", ".join(self.recipients)
+        if self.kind == DeliveryKind.WEBHOOK:
+            return self.url
+        return f"{self.prefix}/" if self.prefix else "/"
+
+    def clean(self) -> None:
+        """The field its kind needs, given; the others emptied."""
+        if self.kind != DeliveryKind.EMAIL:
+            self.recipients = []
+        if self.kind != DeliveryKind.WEBHOOK:
+            self.url = ""
+        if self.kind != DeliveryKind.STORAGE:
+            self.prefix = ""
+        if self.kind == DeliveryKind.EMAIL and not self.recipients:
+            raise ValidationError({"recipients": "Give at least one e-mail address."})
+        if self.kind == DeliveryKind.WEBHOOK and not self.url:
+            raise ValidationError({"url": "Give the URL the webhook is POSTed to."})
+        if self.kind == DeliveryKind.STORAGE and not self.prefix:
+            raise ValidationError({"prefix": "Give the key prefix the files go under."})
+
+    def rotate_secret(self) -> None:
+        """A new webhook secret, saved; the old one signs nothing more."""
+        self.secret = new_webhook_secret()
+        self.save(update_fields=["secret"])
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "Pending", "Pending"
+    DELIVERED = "Delivered", "Delivered"
+    FAILED = "Failed", "Failed"
+
+
+class DeliveryQuerySet(models.QuerySet):
+    def due(self, now: datetime | None = None) -> DeliveryQuerySet:
+        """Pending, and no worker holds them: new, past their backoff, or their worker's claim
+        expired (it died)."""
+        return self.filter(
+            status=DeliveryStatus.PENDING, next_attempt_at__lte=now or timezone.now()
+        )
+
+    def failed(self) -> DeliveryQuerySet:
+        return self.filter(status=DeliveryStatus.FAILED)
+
+    def of_run(self, run: ScheduleRun) -> DeliveryQuerySet:
+        """The deliveries of the report a schedule's run made."""
+        return self.filter(report_id=run.report_id) if run.report_id else self.none()
+
+    # State changes: each is one conditional UPDATE and returns how many deliveries it changed.
+
+    def claim(self, until: datetime) -> int:
+        """Take these deliveries, the due ones, for one more attempt, held until `until`: no
+        other worker takes them before then."""
+        now = timezone.now()
+        return self.due(now).update(attempts=F("attempts") + 1, next_attempt_at=until)
+
+    def deliver(self) -> int:
+        return self.update(
+            status=DeliveryStatus.DELIVERED, delivered_at=timezone.now(), last_error=""
+        )
+
+    def retry_at(self, moment: datetime, error: str) -> int:
+        return self.update(next_attempt_at=moment, last_error=error)
+
+    def fail(self, error: str) -> int:
+        return self.update(status=DeliveryStatus.FAILED, last_error=error)
+
+
+class Delivery(models.Model):
+    """A report sent to one target: once (the unique constraint, and the claim by a
+    conditional UPDATE), retried after failures, Delivered or in the end Failed with its
+    error."""
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="deliveries")
+    target = models.ForeignKey(DeliveryTarget, on_delete=models.CASCADE, related_name="deliveries")
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField("last error", blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    delivered_at = models.DateTimeField("delivered at", null=True, blank=True)
+    # When a worker may try it next: at once when new, after the backoff after a failure, and
+    # while a worker is sending it, when that worker's claim expires.
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+
+    objects = DeliveryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["report", "target"], name="delivery_once_per_target")
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_by_due")]
+
+    def __str__(self) -> str:
+        return f"{self.report} to {self.target}"

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -20,7 +21,8 @@ from consumption.models import UsageSource
 from consumption.pricing import PriceBook, PricingError
 
 from .csv_export import summary, write_csv
-from .models import Report, ReportStatus, RunStatus, report_file_name
+from .delivery import create_deliveries, fail_abandoned, queue_deliveries, send_due
+from .models import Delivery, DeliveryStatus, Report, ReportStatus, RunStatus, report_file_name
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +54,19 @@ def build_report(report_id: str) -> str:
         log.exception("Building report %s failed", report_id)
         _finish(report_id, ReportStatus.FAILED, FAILED_MESSAGE)
         return "failed"
-    stored = _finish(
-        report_id,
-        ReportStatus.READY,
-        freshness_message(report),
-        file=name,
-        file_size=size,
-        row_count=rows,
-        summary=shown,
-    )
+    with transaction.atomic():
+        stored = _finish(
+            report_id,
+            ReportStatus.READY,
+            freshness_message(report),
+            file=name,
+            file_size=size,
+            row_count=rows,
+            summary=shown,
+        )
+        # Ready with its deliveries, in one step: the sweeper sends any the task below misses.
+        if stored and create_deliveries(report_id):
+            transaction.on_commit(lambda: queue_deliveries(report_id))
     if not stored:
         # Deleted (or re-queued) while being built: leave no file behind.
         default_storage.delete(name)
@@ -215,6 +221,23 @@ def run_report_schedules() -> str:
 
     counts = Counter(run.status for run in run_due_schedules())
     return ", ".join(f"{counts[status]} {status.label.lower()}" for status in RunStatus)
+
+
+def deliver_report(report_id: str) -> str:
+    """Queued when a report made by a schedule is Ready: send its deliveries."""
+    return _outcomes(send_due(Delivery.objects.filter(report_id=report_id)))
+
+
+def sweep_deliveries() -> str:
+    """Scheduled every minute: send the deliveries that are due (new ones whose task was lost,
+    failed ones past their backoff, ones whose worker died), and mark Failed those whose worker
+    died on their last attempt."""
+    abandoned = fail_abandoned()
+    return f"{_outcomes(send_due())}, {abandoned} abandoned"
+
+
+def _outcomes(counts: Counter) -> str:
+    return ", ".join(f"{counts[status]} {status.label.lower()}" for status in DeliveryStatus)
 
 
 def ping() -> str:

@@ -341,6 +341,41 @@ WORKER_STALL_SECONDS = env_int("WORKER_STALL_SECONDS", 120)
 WORKER_CHECK_SECONDS = env_int("WORKER_CHECK_SECONDS", 5)
 WORKER_PROBE_SECONDS = env_int("WORKER_PROBE_SECONDS", 20)
 
+# Report deliveries (reports.delivery): e-mail goes through Django's SMTP backend to EMAIL_HOST
+# (your own relay), or, in development without EMAIL_HOST, is printed by the worker. Files up to
+# DELIVERY_ATTACHMENT_MAX_BYTES are attached, larger ones linked. Links are absolute, from
+# SITE_URL (e.g. https://reports.example.com); without it, a delivery that needs a link fails
+# saying so. A failed delivery is tried again after 1, 2, 4... minutes, DELIVERY_MAX_ATTEMPTS
+# times in all.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "").strip()
+EMAIL_BACKEND = (
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG and not EMAIL_HOST
+    else "django.core.mail.backends.smtp.EmailBackend"
+)
+EMAIL_HOST = EMAIL_HOST or "localhost"
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured(
+        "Set one of EMAIL_USE_TLS (STARTTLS, usually port 587) and EMAIL_USE_SSL (port 465)."
+    )
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "GPU reports <reports@localhost>")
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000" if DEBUG else "").strip().rstrip("/")
+if SITE_URL and not SITE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"SITE_URL must start with http:// or https://; got {SITE_URL!r}")
+DELIVERY_ATTACHMENT_MAX_BYTES = env_int("DELIVERY_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+DELIVERY_MAX_ATTEMPTS = env_int("DELIVERY_MAX_ATTEMPTS", 5)
+DELIVERY_WEBHOOK_TIMEOUT_SECONDS = env_int("DELIVERY_WEBHOOK_TIMEOUT_SECONDS", 10)
+if DELIVERY_MAX_ATTEMPTS < 1 or DELIVERY_WEBHOOK_TIMEOUT_SECONDS < 1:
+    raise ImproperlyConfigured(
+        "DELIVERY_MAX_ATTEMPTS and DELIVERY_WEBHOOK_TIMEOUT_SECONDS must be at least 1."
+    )
+
 # The REST API (Run:ai's): service accounts' bearer tokens, or the browser's session (with CSRF).
 # Errors are {"code": N, "message": "..."}.
 REST_FRAMEWORK = {

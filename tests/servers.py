@@ -1,22 +1,30 @@
 """Real servers for the tests that talk to one: an S3-compatible server (moto's, from PyPI) on a
-free local port, and the machine's Redis (`.ci/run` starts it when it is down)."""
+free local port, an SMTP server (aiosmtpd's) and an HTTP server receiving webhooks, each in a
+thread on a free local port, and the machine's Redis (`.ci/run` starts it when it is down)."""
 
 from __future__ import annotations
 
 import contextlib
+import email
+import email.policy
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from dataclasses import dataclass
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 import boto3
 import redis
+from aiosmtpd.controller import Controller
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 S3_REGION = "us-east-1"
@@ -123,3 +131,74 @@ def redis_database() -> str:
             "`redis-server --daemonize yes` (`.ci/run` does)"
         ) from None
     return url
+
+
+class SMTPServer:
+    """aiosmtpd's SMTP server on a free local port, keeping every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []  # (MAIL FROM, RCPT TOs) of each
+        self._controller = Controller(self, hostname="127.0.0.1", port=free_port())
+
+    @property
+    def port(self) -> int:
+        return self._controller.port
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's name
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        self.messages.append(
+            email.message_from_bytes(envelope.content, policy=email.policy.default)
+        )
+        return "250 Message accepted for delivery"
+
+    def __enter__(self) -> Self:
+        self._controller.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._controller.stop()
+
+
+@dataclass
+class ReceivedRequest:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class WebhookServer:
+    """An HTTP server (the standard library's) in a thread on a free local port: it keeps every
+    POST it receives and answers each with `status`."""
+
+    def __init__(self, status: int = 200) -> None:
+        self.status = status
+        self.requests: list[ReceivedRequest] = []
+        received, server = self.requests, self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                received.append(ReceivedRequest(self.path, dict(self.headers), body))
+                self.send_response(server.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass  # quiet
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/hooks/reports"
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()

@@ -163,3 +163,73 @@ class TestSeveralMachines:
         result = manage("check", VAR_DIR=str(tmp_path), Q_POLL_SECONDS="fast")
         assert result.returncode != 0
         assert "Q_POLL_SECONDS must be a number; got 'fast'" in result.stderr
+
+
+class TestDeliverySettings:
+    SCRIPT = (
+        "from django.conf import settings as s\n"
+        "print(s.EMAIL_BACKEND)\n"
+        "print(s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_USE_TLS, s.EMAIL_USE_SSL)\n"
+        "print(s.EMAIL_HOST_USER, s.EMAIL_HOST_PASSWORD)\n"
+        "print(s.DEFAULT_FROM_EMAIL)\n"
+        "print(s.SITE_URL or '-', s.DELIVERY_ATTACHMENT_MAX_BYTES, s.DELIVERY_MAX_ATTEMPTS)\n"
+    )
+
+    def test_the_mail_relay_and_site_url_come_from_the_environment(self, tmp_path):
+        result = manage(
+            "shell",
+            "-v",
+            "0",
+            "-c",
+            self.SCRIPT,
+            VAR_DIR=str(tmp_path),
+            EMAIL_HOST="relay.acme.internal",
+            EMAIL_PORT="587",
+            EMAIL_USE_TLS="1",
+            EMAIL_HOST_USER="reports",
+            EMAIL_HOST_PASSWORD="pa55",
+            DEFAULT_FROM_EMAIL="GPU reports <gpu@acme.example>",
+            SITE_URL="https://reports.acme.example/",
+            DELIVERY_ATTACHMENT_MAX_BYTES="1000",
+            DELIVERY_MAX_ATTEMPTS="3",
+            **PRODUCTION_ENV,
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines() == [
+            "django.core.mail.backends.smtp.EmailBackend",
+            "relay.acme.internal 587 True False",
+            "reports pa55",
+            "GPU reports <gpu@acme.example>",
+            "https://reports.acme.example 1000 3",
+        ]
+
+    def test_development_without_a_relay_prints_the_mail(self, tmp_path):
+        result = manage("shell", "-v", "0", "-c", self.SCRIPT, VAR_DIR=str(tmp_path))
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert lines[0] == "django.core.mail.backends.console.EmailBackend"
+        assert lines[4] == "http://127.0.0.1:8000 10485760 5"
+
+    def test_production_has_no_site_url_unless_given(self, tmp_path):
+        result = manage(
+            "shell", "-v", "0", "-c", self.SCRIPT, VAR_DIR=str(tmp_path), **PRODUCTION_ENV
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines()[0] == "django.core.mail.backends.smtp.EmailBackend"
+        assert result.stdout.splitlines()[4].startswith("- ")
+
+    @pytest.mark.parametrize(
+        "env, message",
+        [
+            (
+                {"EMAIL_USE_TLS": "1", "EMAIL_USE_SSL": "1"},
+                "Set one of EMAIL_USE_TLS (STARTTLS, usually port 587) and EMAIL_USE_SSL",
+            ),
+            ({"SITE_URL": "reports.acme.example"}, "SITE_URL must start with http:// or https://"),
+            ({"DELIVERY_MAX_ATTEMPTS": "0"}, "DELIVERY_MAX_ATTEMPTS and DELIVERY_WEBHOOK_TIMEOUT"),
+        ],
+    )
+    def test_contradictions_are_refused(self, tmp_path, env, message):
+        result = manage("check", VAR_DIR=str(tmp_path), **env)
+        assert result.returncode != 0
+        assert message in result.stderr

@@ -37,9 +37,11 @@ def test_the_sweepers_retention_file_check_and_report_schedules_are_scheduled_on
         ("reports: check report files", "reports.tasks.check_report_files", "H"),
         ("reports: delete expired reports", "reports.tasks.delete_expired_reports", "H"),
         ("reports: run report schedules", "reports.tasks.run_report_schedules", "I"),
+        ("reports: send report deliveries", "reports.tasks.sweep_deliveries", "I"),
         ("reports: sweep lost builds", "reports.tasks.sweep_lost_builds", "I"),
         ("reports: sweep stuck builds", "reports.tasks.sweep_stuck_builds", "I"),
     ]
     assert schedules.get(func="reports.tasks.sweep_stuck_builds").minutes == 1
     assert schedules.get(func="reports.tasks.sweep_lost_builds").minutes == 1
     assert schedules.get(func="reports.tasks.run_report_schedules").minutes == 1
+    assert schedules.get(func="reports.tasks.sweep_deliveries").minutes == 1

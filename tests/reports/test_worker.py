@@ -1,14 +1,20 @@
 """Builds through a real `qcluster` process, not sync mode, with the ORM broker and with Redis: a
-report gets built, and a worker killed in the middle of a build does not leave it Processing."""
+report gets built, a scheduled one delivered, and a worker killed in the middle of a build does
+not leave it Processing."""
 
+import hashlib
+import hmac
 import time
+from datetime import UTC, datetime
 
 import pytest
 
-from reports.models import ReportStatus
+from reports.models import Delivery, DeliveryStatus, DeliveryTarget, ReportSchedule, ReportStatus
+from reports.scheduling import run_now
 from reports.services import create_report
 from reports.tasks import sweep_stuck_builds
 from tests.reports.conftest import MARCH
+from tests.servers import WebhookServer
 from tests.worker import HEARTBEAT_TIMEOUT, kill, start_worker, stop, wait_for
 
 
@@ -26,6 +32,30 @@ class TestRealWorker:
         assert report.status == ReportStatus.READY
         assert report.row_count == 4
         assert (media / "reports" / f"{report.pk}.csv").read_text().startswith("Cluster,")
+
+    def test_a_worker_builds_a_scheduled_report_then_delivers_it(self, viewer, usage, media):
+        schedule = ReportSchedule(
+            tenant=viewer.tenant, name="GPU usage", frequency="monthly", day_of_month=1
+        )
+        schedule.set_owner(viewer)
+        schedule.save()
+        with WebhookServer() as webhook:
+            target = DeliveryTarget.objects.create(
+                schedule=schedule, kind="webhook", url=webhook.url
+            )
+            run = run_now(schedule, now=datetime(2026, 4, 2, tzinfo=UTC))
+            worker = start_worker(
+                media, "manage.py", "qcluster", SITE_URL="https://reports.example.com"
+            )
+            try:
+                wait_for(run.report, ReportStatus.READY, ReportStatus.FAILED)
+                delivery = wait_for_delivery(run.report)
+            finally:
+                stop(worker)
+        assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 1)
+        [request] = webhook.requests
+        expected = hmac.new(target.secret.encode(), request.body, hashlib.sha256).hexdigest()
+        assert request.headers["X-Signature-256"] == f"sha256={expected}"
 
     def test_a_report_whose_worker_was_killed_is_rescued(self, viewer, usage, media, settings):
         settings.REPORT_HEARTBEAT_TIMEOUT_SECONDS = HEARTBEAT_TIMEOUT
@@ -48,3 +78,14 @@ class TestRealWorker:
         assert report.status == ReportStatus.READY
         assert report.build_attempts == 2
         assert [p.name for p in (media / "reports").iterdir()] == [f"{report.pk}.csv"]
+
+
+def wait_for_delivery(report, timeout: float = 60) -> Delivery:
+    """The report's one delivery, once it is no longer Pending."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        delivery = Delivery.objects.filter(report=report).first()
+        if delivery is not None and delivery.status != DeliveryStatus.PENDING:
+            return delivery
+        time.sleep(0.2)
+    raise AssertionError(f"no delivery of {report.name} settled after {timeout} s")

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -204,11 +204,9 @@ def schedule_delete(request: HttpRequest, schedule_id) -> HttpResponse:
 
 
 def _get_schedule_for_user(request: HttpRequest, schedule_id, action: str) -> ReportSchedule:
-    """The schedule, if the user may see it (404 otherwise, as for another tenant's); 403 for
-    one the user sees but may not change, when `action` is "change"."""
-    visible = ReportSchedule.objects.permitted(request.user, "read")
-    schedule = get_object_or_404(visible, pk=schedule_id)
-    permitted = ReportSchedule.objects.permitted(request.user, action)
-    if action != "read" and not permitted.filter(pk=schedule.pk).exists():
-        raise PermissionDenied(f"Only its owner, {schedule.owner_name}, may change this schedule.")
-    return schedule
+    """The schedule (services.schedule_for): 404 for one the user may not see, as for another
+    tenant's; 403 for one the user sees but may not change."""
+    try:
+        return services.schedule_for(request.user, schedule_id, action)
+    except ReportSchedule.DoesNotExist:
+        raise Http404("No such schedule.") from None

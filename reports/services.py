@@ -251,6 +251,17 @@ def save_schedule(schedule: ReportSchedule) -> None:
         raise _duplicate_schedule(schedule.name) from None
 
 
+def schedule_for(subject: Subject, schedule_id, action: str) -> ReportSchedule:
+    """The schedule, for `action` ("read" or "change"). ReportSchedule.DoesNotExist when the
+    subject may not see it (another tenant's is simply not found); PermissionDenied when it may
+    see it but not change it."""
+    schedule = ReportSchedule.objects.permitted(subject, "read").get(pk=schedule_id)
+    permitted = ReportSchedule.objects.permitted(subject, action)
+    if action != "read" and not permitted.filter(pk=schedule.pk).exists():
+        raise PermissionDenied(f"Only its owner, {schedule.owner_name}, may change this schedule.")
+    return schedule
+
+
 def pause_schedule(subject: Subject, schedule: ReportSchedule) -> None:
     ReportSchedule.objects.filter(pk=schedule.pk).pause(f"Paused by {_creator_label(subject)}.")
 

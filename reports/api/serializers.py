@@ -1,6 +1,8 @@
 """The API's bodies and query parameters, with Run:ai's field names (and ours, camelCase as
 theirs, for report schedules)."""
 
+from datetime import time
+
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -205,6 +207,18 @@ class BucketField(serializers.ChoiceField):
         return value or None
 
 
+@extend_schema_field({"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2})?$", "example": "06:00"})
+class LocalTimeField(serializers.TimeField):
+    """A local time of day, "06:00" (with its seconds when it has some): without a zone, so not
+    an OpenAPI `time`, which has one."""
+
+    def to_internal_value(self, value) -> time:
+        return super().to_internal_value(value).replace(microsecond=0)
+
+    def to_representation(self, value: time) -> str:
+        return value.strftime("%H:%M:%S" if value.second else "%H:%M")
+
+
 class ReportScheduleSerializer(serializers.Serializer):
     """A report schedule, as the API shows it."""
 
@@ -231,7 +245,7 @@ class ReportScheduleSerializer(serializers.Serializer):
         source="schedule_time_zone",
         help_text="The IANA zone whose days the periods are made of, and of runAt.",
     )
-    runAt = serializers.TimeField(
+    runAt = LocalTimeField(
         source="run_at",
         help_text="The local time, on the day after a period, at which its report is made.",
     )
@@ -297,7 +311,7 @@ class ReportScheduleRequestSerializer(serializers.Serializer):
     scheduleTimeZone = serializers.CharField(
         source="schedule_time_zone", required=False, max_length=64
     )
-    runAt = serializers.TimeField(
+    runAt = LocalTimeField(
         source="run_at", required=False, help_text="Local, such as 06:00, without a zone."
     )
     nameTemplate = serializers.CharField(source="name_template", required=False)

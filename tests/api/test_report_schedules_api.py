@@ -72,7 +72,7 @@ class TestCreate:
             "weekday": 0,
             "dayOfMonth": None,
             "scheduleTimeZone": "Europe/Paris",
-            "runAt": "07:30:00",
+            "runAt": "07:30",
             "nameTemplate": "{name} {period}",
             "keepLast": 12,
             "catchUpLimit": 3,
@@ -93,7 +93,7 @@ class TestCreate:
         assert (body["frequency"], body["dayOfMonth"], body["runAt"], body["nextRunAt"]) == (
             "monthly",
             1,
-            "06:00:00",
+            "06:00",
             "2026-12-01T06:00:00Z",
         )
 

@@ -9,10 +9,11 @@ from reports_site.paging import AdminPaginator
 
 from . import services
 from .downloads import csv_response
-from .models import Report, ReportStatus
+from .models import Report, ReportSchedule, ReportStatus, ScheduleRun
 from .tables import ReportTable
 
 OPERATOR_FAILED_MESSAGE = "Stopped by an operator."
+OPERATOR_PAUSED_MESSAGE = "Paused by an operator."
 
 
 @admin.register(Report)
@@ -115,3 +116,82 @@ class ReportAdmin(admin.ModelAdmin):
 
     def delete_model(self, request: HttpRequest, obj: Report) -> None:
         Report.objects.filter(pk=obj.pk).delete_with_files()
+
+
+class ScheduleRunInline(admin.TabularInline):
+    """A schedule's runs, as the scheduler recorded them: read only."""
+
+    model = ScheduleRun
+    fields = ["period_label", "status", "message", "report", "on_demand", "repeat", "created_at"]
+    readonly_fields = fields
+    ordering = ["-created_at", "-pk"]
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(ReportSchedule)
+class ReportScheduleAdmin(admin.ModelAdmin):
+    list_display = ["name", "tenant", "runs", "paused", "owner_name", "created_at"]
+    list_filter = ["paused", "frequency", "tenant"]
+    list_select_related = ["tenant"]
+    search_fields = ["name", "owner_name"]
+    ordering = ["name_key", "pk"]
+    # The owner, whose permissions its reports are made with, is who made it.
+    readonly_fields = [
+        "id",
+        "tenant",
+        "owner_name",
+        "owner_user",
+        "owner_service_account",
+        "active_since",
+        "created_at",
+    ]
+    inlines = [ScheduleRunInline]
+    actions = ["pause", "resume"]
+
+    @admin.display(description="runs")
+    def runs(self, schedule: ReportSchedule) -> str:
+        return schedule.recurrence.in_words
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Schedules are made through the pages or the API, by the owner they are made for.
+        return False
+
+    def save_model(self, request, obj: ReportSchedule, form, change: bool) -> None:
+        services.save_schedule(obj)
+
+    @admin.action(description="Pause the selected schedules")
+    def pause(self, request: HttpRequest, queryset: QuerySet[ReportSchedule]) -> None:
+        count = queryset.pause(OPERATOR_PAUSED_MESSAGE)
+        self.message_user(request, f"{count} schedule(s) paused.", messages.SUCCESS)
+
+    @admin.action(description="Resume the selected schedules")
+    def resume(self, request: HttpRequest, queryset: QuerySet[ReportSchedule]) -> None:
+        count = queryset.resume()
+        self.message_user(request, f"{count} schedule(s) resumed.", messages.SUCCESS)
+
+
+@admin.register(ScheduleRun)
+class ScheduleRunAdmin(admin.ModelAdmin):
+    """What the schedules did, every tenant's: read only (a run is the scheduler's record)."""
+
+    list_display = ["schedule", "period_label", "status", "on_demand", "report", "created_at"]
+    list_filter = ["status", "on_demand", "schedule__tenant"]
+    list_select_related = ["schedule", "report"]
+    search_fields = ["schedule__name", "period_label", "message"]
+    ordering = ["-created_at", "-pk"]
+    paginator = AdminPaginator
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

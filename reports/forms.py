@@ -1,4 +1,5 @@
-"""The new-report form (spec 4.4): whole UTC days, the end date included."""
+"""The new-report form (spec 4.4): whole UTC days, the end date included; and the report
+schedule form, which has the same settings of a report."""
 
 import zoneinfo
 from collections.abc import Callable
@@ -13,7 +14,8 @@ from consumption.buckets import DEFAULT_TIME_ZONE, Bucket
 from consumption.measures import GROUP_BY_CHOICES, Segment
 from reports_site.tenancy.models import Project
 
-from .models import NAME_MAX_LENGTH
+from .models import NAME_MAX_LENGTH, ReportSchedule
+from .services import SETTINGS
 
 # The IANA zones, UTC first.
 TIME_ZONES = [DEFAULT_TIME_ZONE, *sorted(zoneinfo.available_timezones() - {DEFAULT_TIME_ZONE})]
@@ -75,27 +77,11 @@ PRESETS = [
 ]
 
 
-class ReportForm(forms.Form):
-    name = forms.CharField(max_length=NAME_MAX_LENGTH, strip=True)
+class ReportSettingsForm(forms.Form):
+    """The settings a report is made of besides its name and period (services.SETTINGS): the
+    fields of the new-report form that the schedule form has too."""
+
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    start_date = sets(
-        "start",
-        forms.DateField(
-            label="Start date",
-            widget=forms.DateInput(attrs={"type": "date"}),
-            help_text="UTC",
-            validators=[validate_day],
-        ),
-    )
-    end_date = sets(
-        "end",
-        forms.DateField(
-            label="End date",
-            widget=forms.DateInput(attrs={"type": "date"}),
-            help_text="UTC, included",
-            validators=[validate_day],
-        ),
-    )
     group_by = forms.ChoiceField(
         label="Segment by", choices=GROUP_BY_CHOICES, initial=Segment.PROJECT
     )
@@ -141,6 +127,79 @@ class ReportForm(forms.Form):
         )
         self.fields["departments"].choices = [(n, n) for n in sorted({d for _, d in names})]
         self.fields["projects"].choices = [(n, n) for n in sorted({p for p, _ in names})]
+
+    def clean_time_zone(self) -> str:
+        return self.cleaned_data["time_zone"] or DEFAULT_TIME_ZONE
+
+    @staticmethod
+    def settings_initial(source) -> dict:
+        """The settings' fields filled in from a report, or a schedule that makes reports."""
+        filters = parse_filters(source.filter_by)
+        return {
+            "description": source.description,
+            "group_by": source.group_by,
+            "bucket": source.bucket,
+            "time_zone": source.time_zone,
+            "costs": source.costs,
+            "clusters": sorted(filters.get("clusterId", ())),
+            "departments": sorted(filters.get("departmentName", ())),
+            "projects": sorted(filters.get("projectName", ())),
+        }
+
+    def settings_fields(self) -> dict:
+        """The cleaned settings, as services.SETTINGS names them."""
+        data = self.cleaned_data
+        return {
+            "description": data["description"],
+            "group_by": data["group_by"],
+            "filter_by": self.filter_by(),
+            "bucket": data["bucket"],
+            "time_zone": data["time_zone"],
+            "costs": data["costs"],
+        }
+
+    def filter_by(self) -> list[str]:
+        """The filters ticked, as a report's conditions."""
+        data = self.cleaned_data
+        return (
+            [f"clusterId=={uuid}" for uuid in data["clusters"]]
+            + [f"departmentName=={name}" for name in data["departments"]]
+            + [f"projectName=={name}" for name in data["projects"]]
+        )
+
+    def add_service_errors(self, message_dict: dict) -> None:
+        """The errors of the model's fields, each beside the form field that sets it."""
+        beside = {getattr(f, "report_field", name): name for name, f in self.fields.items()}
+        for field, messages in message_dict.items():
+            for message in messages:
+                self.add_error(beside.get(field), message)
+
+
+class ReportForm(ReportSettingsForm):
+    name = forms.CharField(max_length=NAME_MAX_LENGTH, strip=True)
+    start_date = sets(
+        "start",
+        forms.DateField(
+            label="Start date",
+            widget=forms.DateInput(attrs={"type": "date"}),
+            help_text="UTC",
+            validators=[validate_day],
+        ),
+    )
+    end_date = sets(
+        "end",
+        forms.DateField(
+            label="End date",
+            widget=forms.DateInput(attrs={"type": "date"}),
+            help_text="UTC, included",
+            validators=[validate_day],
+        ),
+    )
+
+    field_order = ["name", "description", "start_date", "end_date"]
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, user=user, **kwargs)
         if not self.is_bound and not self.initial:
             self.initial = {"start_date": PRESETS[0].start(), "end_date": PRESETS[0].end()}
 
@@ -155,20 +214,12 @@ class ReportForm(forms.Form):
     @staticmethod
     def initial_from(report, *, name: str) -> dict:
         """The form's fields for a copy of `report`: whole UTC days that cover its period (the
-        last one included), its segment, and its project and department filters."""
-        filters = parse_filters(report.filter_by)
+        last one included), and its settings."""
         return {
             "name": name,
-            "description": report.description,
             "start_date": report.start.astimezone(UTC).date(),
             "end_date": (report.end.astimezone(UTC) - timedelta(microseconds=1)).date(),
-            "group_by": report.group_by,
-            "bucket": report.bucket,
-            "time_zone": report.time_zone,
-            "costs": report.costs,
-            "clusters": sorted(filters.get("clusterId", ())),
-            "departments": sorted(filters.get("departmentName", ())),
-            "projects": sorted(filters.get("projectName", ())),
+            **ReportSettingsForm.settings_initial(report),
         }
 
     def report_fields(self) -> dict:
@@ -178,21 +229,82 @@ class ReportForm(forms.Form):
         end = datetime.combine(data["end_date"], datetime.min.time(), tzinfo=UTC)
         return {
             "name": data["name"],
-            "description": data["description"],
             "start": start,
             "end": end + timedelta(days=1),  # the end date is included
-            "group_by": data["group_by"],
-            "filter_by": [f"clusterId=={uuid}" for uuid in data["clusters"]]
-            + [f"departmentName=={name}" for name in data["departments"]]
-            + [f"projectName=={name}" for name in data["projects"]],
-            "bucket": data["bucket"],
-            "time_zone": data["time_zone"],
-            "costs": data["costs"],
+            **self.settings_fields(),
         }
 
-    def add_service_errors(self, message_dict: dict) -> None:
-        """The report's errors, each beside the form field that sets its field."""
-        beside = {getattr(f, "report_field", name): name for name, f in self.fields.items()}
-        for field, messages in message_dict.items():
-            for message in messages:
-                self.add_error(beside.get(field), message)
+
+def _schedule_field(name: str, **kwargs) -> forms.Field:
+    """The form field of a ReportSchedule field: the model's label, help text and choices."""
+    return ReportSchedule._meta.get_field(name).formfield(**kwargs)
+
+
+# The schedule's fields that the form sets as they are, besides the report's settings.
+SCHEDULE_FIELDS = (
+    "name",
+    "frequency",
+    "weekday",
+    "day_of_month",
+    "schedule_time_zone",
+    "run_at",
+    "name_template",
+    "keep_last",
+    "catch_up_limit",
+)
+# Those that make its recurrence: the preview of the next runs needs them right.
+RECURRENCE_FIELDS = ("frequency", "weekday", "day_of_month", "schedule_time_zone", "run_at")
+
+
+class ReportScheduleForm(ReportSettingsForm):
+    """A report schedule: its name, the settings of the reports it makes (as the new-report
+    form has them), its recurrence, and how its reports are named and kept. The model checks
+    the rest (services.save_schedule), and its errors show beside these fields."""
+
+    name = forms.CharField(max_length=NAME_MAX_LENGTH, strip=True)
+    frequency = _schedule_field("frequency")
+    weekday = _schedule_field("weekday", help_text="Weekly: the day each week starts on.")
+    day_of_month = _schedule_field("day_of_month", min_value=1, max_value=31)
+    schedule_time_zone = forms.ChoiceField(
+        label="Schedule's time zone",
+        choices=[(name, name) for name in TIME_ZONES],
+        help_text=ReportSchedule._meta.get_field("schedule_time_zone").help_text,
+    )
+    run_at = _schedule_field(
+        "run_at", widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
+    name_template = _schedule_field("name_template")
+    keep_last = _schedule_field("keep_last", min_value=1, max_value=1000)
+    catch_up_limit = _schedule_field("catch_up_limit", min_value=1, max_value=100)
+    # Where its reports go once Ready (delivery targets) is to come after these.
+
+    # The form's parts, as its page shows them.
+    GROUPS = (
+        ("Schedule", ("name", "description")),
+        ("When", RECURRENCE_FIELDS),
+        (
+            "Its reports",
+            ("group_by", "clusters", "departments", "projects", "bucket", "time_zone", "costs"),
+        ),
+        ("Names and keeping", ("name_template", "keep_last", "catch_up_limit")),
+    )
+
+    def groups(self) -> list[tuple[str, list]]:
+        """Each part of the form: its legend and its bound fields."""
+        return [(legend, [self[name] for name in names]) for legend, names in self.GROUPS]
+
+    @classmethod
+    def initial_from(cls, schedule: ReportSchedule) -> dict:
+        return {
+            **{field: getattr(schedule, field) for field in SCHEDULE_FIELDS},
+            **cls.settings_initial(schedule),
+        }
+
+    def apply_to(self, schedule: ReportSchedule) -> None:
+        """Set the schedule's fields from those of the form that are valid."""
+        data = self.cleaned_data
+        for field in (*SCHEDULE_FIELDS, *SETTINGS):
+            if field in data:
+                setattr(schedule, field, data[field])
+        if all(field in data for field in ("clusters", "departments", "projects")):
+            schedule.filter_by = self.filter_by()

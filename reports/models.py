@@ -8,6 +8,7 @@ import string
 import unicodedata
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import islice
 
 from django.conf import settings
 from django.contrib import admin
@@ -424,7 +425,42 @@ def validate_name_template(template: str) -> None:
         )
 
 
+# What a subject does with a schedule, and the permission on a tenant's reports that lets it do
+# so with every schedule of the tenant, not only its own: seeing them is seeing the reports,
+# changing them (edit, pause, resume, run now, delete) is deleting the reports (spec 2.3).
+SCHEDULE_ACTIONS = {"read": "read", "change": "delete"}
+
+
 class ReportScheduleQuerySet(models.QuerySet):
+    def permitted(self, subject: Subject | None, action: str) -> ReportScheduleQuerySet:
+        """The schedules on which the subject may do `action` ("read" or "change"): those it
+        owns, or all of its tenant's when it holds the reports' permission for it at tenant
+        scope (SCHEDULE_ACTIONS), as for reports."""
+        tenant_id = permissions.subject_tenant_id(subject)
+        if tenant_id is None:
+            return self.none()
+        schedules = self.filter(tenant_id=tenant_id)
+        if permissions.holds_at_tenant_scope(subject, "project", SCHEDULE_ACTIONS[action]):
+            return schedules
+        if isinstance(subject, ServiceAccount):
+            return schedules.filter(owner_service_account=subject)
+        return schedules.filter(owner_user=subject)
+
+    def with_last_run(self) -> ReportScheduleQuerySet:
+        """Each schedule with the status of its latest run (`last_run_status`, None before
+        its first), and when it ran (`last_run_at`)."""
+        latest = ScheduleRun.objects.filter(schedule=models.OuterRef("pk")).order_by(
+            "-created_at", "-pk"
+        )
+        return self.annotate(
+            last_run_status=models.Subquery(latest.values("status")[:1]),
+            last_run_at=models.Subquery(latest.values("created_at")[:1]),
+        )
+
+    def named(self, tenant_id: int, name: str) -> ReportScheduleQuerySet:
+        """The tenant's schedule of this name, whatever its letter case."""
+        return self.filter(tenant_id=tenant_id, name_key=UnicodeLower(Value(name)))
+
     def active(self) -> ReportScheduleQuerySet:
         return self.filter(paused=False)
 
@@ -559,6 +595,17 @@ class ReportSchedule(models.Model):
 
     def report_name(self, period: Period) -> str:
         return self.name_template.format(name=self.name, period=period.label)
+
+    def upcoming(self, now: datetime, count: int) -> list[Period]:
+        """The next `count` periods whose reports it is to make: due after now and after it
+        became active, less those Run now made before they fell due. (Paused or not: the
+        caller says whether it runs.)"""
+        periods = self.recurrence.periods_due_after(max(now, self.active_since))
+        made = set() if self._state.adding else set(self._made_period_starts())
+        return list(islice((period for period in periods if period.start not in made), count))
+
+    def _made_period_starts(self):
+        return self.runs.filter(repeat=False).values_list("period_start", flat=True)
 
     def clean(self) -> None:
         """A recurrence's fields as its frequency needs them (the others emptied), one owner of

@@ -84,6 +84,17 @@ class Recurrence:
     def zone(self) -> zoneinfo.ZoneInfo:
         return _zone(self.time_zone)
 
+    @property
+    def in_words(self) -> str:
+        """`Daily`, `Weekly from Monday`, `Monthly from the 26th` or `Quarterly`, then when:
+        `at 06:00 Europe/Paris`."""
+        when = f"at {self.run_at:%H:%M} {self.time_zone}"
+        if self.frequency == Frequency.WEEKLY:
+            return f"Weekly from {WEEKDAYS[self.weekday]}, {when}"
+        if self.frequency == Frequency.MONTHLY:
+            return f"Monthly from the {_ordinal(self.day_of_month)}, {when}"
+        return f"{Frequency(self.frequency).label}, {when}"
+
     # Periods
 
     def period_containing(self, moment: datetime) -> Period:
@@ -191,3 +202,9 @@ def _months_on(day: date, months: int) -> tuple[int, int]:
     """The year and month `months` after (or before) the month of `day`."""
     index = day.year * 12 + day.month - 1 + months
     return index // 12, index % 12 + 1
+
+
+def _ordinal(number: int) -> str:
+    """1st, 2nd, 3rd, 4th, ..., 11th, 12th, 13th, ..., 21st, 22nd, 23rd, 31st."""
+    suffix = "th" if 11 <= number <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"

@@ -1,5 +1,5 @@
-"""Creating and deleting reports: the one path that the pages, the API, the admin and the
-commands share, so that the same rules hold everywhere."""
+"""Creating and deleting reports, and saving report schedules: the one path that the pages, the
+API, the admin and the commands share, so that the same rules hold everywhere."""
 
 from __future__ import annotations
 
@@ -9,13 +9,15 @@ from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from consumption.buckets import DEFAULT_TIME_ZONE
 from consumption.measures import Segment
 from reports_site.tenancy import permissions
 from reports_site.tenancy.models import Project, ServiceAccount, Subject
 
-from .models import NAME_MAX_LENGTH, Report
+from .models import NAME_MAX_LENGTH, Report, ReportSchedule
+from .recurrence import Frequency
 
 
 class DuplicateReportName(ValidationError):
@@ -207,3 +209,67 @@ def _creator_fields(subject: Subject) -> dict:
     if isinstance(subject, ServiceAccount):
         return {"created_by_service_account": subject}
     return {"created_by_user": subject}
+
+
+# Report schedules
+
+
+class DuplicateScheduleName(ValidationError):
+    """Another schedule of the tenant has this name (the API answers 409)."""
+
+
+def new_schedule(subject: Subject) -> ReportSchedule:
+    """An unsaved schedule of the subject's tenant, owned by it: monthly from the 1st until
+    said otherwise. PermissionDenied for a subject that may read no project, as it could make
+    no report."""
+    if not Project.objects.permitted(subject, "read").exists():
+        raise PermissionDenied("You need read access to at least one project to schedule reports.")
+    schedule = ReportSchedule(
+        tenant_id=permissions.subject_tenant_id(subject),
+        frequency=Frequency.MONTHLY,
+        day_of_month=1,
+    )
+    schedule.set_owner(subject)
+    return schedule
+
+
+def save_schedule(schedule: ReportSchedule) -> None:
+    """Check a new or changed schedule by its own rules (ValidationError by field) and save
+    it. DuplicateScheduleName for a name its tenant uses, also when a simultaneous request
+    took it first. A changed recurrence makes the periods due from now on: those of the old
+    one are not caught up in the new one's terms."""
+    schedule.full_clean(validate_unique=False, validate_constraints=False)
+    taken = ReportSchedule.objects.named(schedule.tenant_id, schedule.name).exclude(pk=schedule.pk)
+    if taken.exists():
+        raise _duplicate_schedule(schedule.name)
+    if _recurrence_changed(schedule):
+        schedule.active_since = timezone.now()
+    try:
+        with transaction.atomic():
+            schedule.save()
+    except IntegrityError:
+        raise _duplicate_schedule(schedule.name) from None
+
+
+def schedule_for(subject: Subject, schedule_id, action: str) -> ReportSchedule:
+    """The schedule, for `action` ("read" or "change"). ReportSchedule.DoesNotExist when the
+    subject may not see it (another tenant's is simply not found); PermissionDenied when it may
+    see it but not change it."""
+    schedule = ReportSchedule.objects.permitted(subject, "read").get(pk=schedule_id)
+    permitted = ReportSchedule.objects.permitted(subject, action)
+    if action != "read" and not permitted.filter(pk=schedule.pk).exists():
+        raise PermissionDenied(f"Only its owner, {schedule.owner_name}, may change this schedule.")
+    return schedule
+
+
+def pause_schedule(subject: Subject, schedule: ReportSchedule) -> None:
+    ReportSchedule.objects.filter(pk=schedule.pk).pause(f"Paused by {_creator_label(subject)}.")
+
+
+def _recurrence_changed(schedule: ReportSchedule) -> bool:
+    saved = ReportSchedule.objects.filter(pk=schedule.pk).first()
+    return saved is not None and saved.recurrence != schedule.recurrence
+
+
+def _duplicate_schedule(name: str) -> DuplicateScheduleName:
+    return DuplicateScheduleName({"name": f"A schedule named {name!r} already exists."})

@@ -1,14 +1,17 @@
-"""The Reports table (spec 4.4): one definition of the report's columns."""
+"""The Reports table (spec 4.4): one definition of the report's columns; and the Schedules
+table."""
 
 from datetime import UTC, datetime
 from functools import cache
+from zoneinfo import ZoneInfo
 
 import django_tables2 as tables
 from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
 from django.utils.html import format_html
 
-from .models import Report, ReportStatus, TableColumns
+from .models import Report, ReportSchedule, ReportStatus, RunStatus, TableColumns
 
 # Offered in the page-size choice; the query string may ask for any size up to the largest.
 PAGE_SIZES = (10, 25, 50, 100)
@@ -192,3 +195,53 @@ def save_columns(user, table: type[tables.Table], columns: list[str] | None) -> 
     TableColumns.objects.update_or_create(
         user=user, table=table.__name__, defaults={"columns": kept}
     )
+
+
+def run_badge(status: str | None) -> str:
+    """A schedule run's status as a badge (Made as a Ready report's, Failed as a Failed one's);
+    a dash before the first run."""
+    if not status:
+        return "–"
+    kind = {RunStatus.MADE: "ready", RunStatus.FAILED: "failed"}.get(status, "skipped")
+    return format_html('<span class="badge badge-{}">{}</span>', kind, status)
+
+
+class ReportScheduleTable(tables.Table):
+    """The Schedules page: a row per schedule the user may see (with_last_run annotated)."""
+
+    name = tables.Column(
+        verbose_name="Schedule", linkify=("schedules:schedule_detail", [tables.A("pk")])
+    )
+    recurrence = tables.Column(verbose_name="Runs", accessor="recurrence__in_words")
+    next_run = tables.Column(verbose_name="Next run", empty_values=())
+    last_run_status = tables.Column(verbose_name="Last run", empty_values=())
+    paused = tables.Column(empty_values=())
+    owner_name = tables.Column(verbose_name="Owner")
+
+    class Meta:
+        model = ReportSchedule
+        fields = ()
+        sequence = ("name", "recurrence", "next_run", "last_run_status", "paused", "owner_name")
+        # Few per tenant: listed by name, on one page.
+        orderable = False
+        empty_text = "No schedules yet. Create one with + New schedule."
+        attrs = {"class": "table", "id": "schedules-table"}
+
+    def render_next_run(self, record: ReportSchedule) -> str:
+        if record.paused:
+            return "–"
+        [period] = record.upcoming(timezone.now(), 1)
+        return local_time(period.due, record.schedule_time_zone)
+
+    def render_last_run_status(self, value: str | None) -> str:
+        return run_badge(value)
+
+    def render_paused(self, record: ReportSchedule) -> str:
+        if not record.paused:
+            return "No"
+        return format_html('Yes<span class="status-message">{}</span>', record.paused_reason)
+
+
+def local_time(moment: datetime, zone: str) -> str:
+    """A moment as the schedule's zone reads it: "2026-12-01 06:00 Europe/Paris"."""
+    return f"{moment.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} {zone}"

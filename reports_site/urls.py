@@ -11,6 +11,7 @@ urlpatterns = [
     path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("analytics/reports/", include("reports.urls")),
+    path("analytics/schedules/", include("reports.schedule_urls")),
     path("api/", include("reports.api.urls")),
     path("admin/", admin.site.urls),
 ]

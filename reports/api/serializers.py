@@ -1,12 +1,18 @@
-"""The API's bodies and query parameters, with Run:ai's field names."""
+"""The API's bodies and query parameters, with Run:ai's field names (and ours, camelCase as
+theirs, for report schedules)."""
 
+from datetime import time
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
 from rest_framework.settings import api_settings
 
 from consumption.buckets import Bucket
 from consumption.measures import GROUP_BY
-from reports.models import ReportStatus
+from reports.models import ReportStatus, RunStatus
+from reports.recurrence import Frequency
 
 from .filtering import FIELDS
 
@@ -184,3 +190,162 @@ class TokenResponseSerializer(serializers.Serializer):
 class ErrorSerializer(serializers.Serializer):
     code = serializers.IntegerField()
     message = serializers.CharField()
+
+
+# Report schedules: ours, not Run:ai's (issue 16).
+
+EXTENSION = "Extension (not in Run:ai's API): "
+
+
+class BucketField(serializers.ChoiceField):
+    """Rows per bucket, or null for one row per segment (kept as "")."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=Bucket.values, allow_null=True, help_text=BUCKET_HELP, **kwargs)
+
+    def to_representation(self, value):
+        return value or None
+
+
+@extend_schema_field({"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2})?$", "example": "06:00"})
+class LocalTimeField(serializers.TimeField):
+    """A local time of day, "06:00" (with its seconds when it has some): without a zone, so not
+    an OpenAPI `time`, which has one."""
+
+    def to_internal_value(self, value) -> time:
+        return super().to_internal_value(value).replace(microsecond=0)
+
+    def to_representation(self, value: time) -> str:
+        return value.strftime("%H:%M:%S" if value.second else "%H:%M")
+
+
+class ReportScheduleSerializer(serializers.Serializer):
+    """A report schedule, as the API shows it."""
+
+    id = serializers.UUIDField()
+    tenantId = serializers.IntegerField(source="tenant_id")
+    name = serializers.CharField()
+    description = serializers.CharField()
+    groupBy = serializers.ChoiceField(source="group_by", choices=GROUP_BY, help_text=GROUP_BY_HELP)
+    filterBy = serializers.ListField(source="filter_by", child=serializers.CharField())
+    bucket = BucketField()
+    timeZone = serializers.CharField(source="time_zone", help_text=TIME_ZONE_HELP)
+    costs = serializers.BooleanField(help_text=COSTS_HELP)
+    frequency = serializers.ChoiceField(choices=Frequency.values)
+    weekday = serializers.IntegerField(
+        allow_null=True, help_text="Weekly: the day each week starts on, 0 (Monday) to 6."
+    )
+    dayOfMonth = serializers.IntegerField(
+        source="day_of_month",
+        allow_null=True,
+        help_text="Monthly: the day each month starts on, 1 to 31 (past a month's end: its "
+        "last day).",
+    )
+    scheduleTimeZone = serializers.CharField(
+        source="schedule_time_zone",
+        help_text="The IANA zone whose days the periods are made of, and of runAt.",
+    )
+    runAt = LocalTimeField(
+        source="run_at",
+        help_text="The local time, on the day after a period, at which its report is made.",
+    )
+    nameTemplate = serializers.CharField(
+        source="name_template",
+        help_text="The names of its reports: {name} is the schedule's, {period} the period's "
+        "(such as 2026-11).",
+    )
+    keepLast = serializers.IntegerField(
+        source="keep_last", help_text="How many of the reports it made are kept, the latest."
+    )
+    catchUpLimit = serializers.IntegerField(
+        source="catch_up_limit",
+        help_text="After the scheduler was down: how many of the latest missed periods are made.",
+    )
+    paused = serializers.BooleanField()
+    pausedReason = serializers.CharField(source="paused_reason")
+    owner = serializers.CharField(
+        source="owner_name",
+        help_text="Whose permissions its reports are made with: who created the schedule.",
+    )
+    createdAt = serializers.DateTimeField(source="created_at")
+    nextRunAt = serializers.SerializerMethodField(
+        help_text="When its next report is to be made; null while paused."
+    )
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_nextRunAt(self, schedule) -> str | None:  # noqa: N802 - the API's name
+        if schedule.paused:
+            return None
+        [period] = schedule.upcoming(timezone.now(), 1)
+        return serializers.DateTimeField().to_representation(period.due)
+
+
+class ReportScheduleListSerializer(serializers.Serializer):
+    schedules = ReportScheduleSerializer(many=True)
+
+
+class ReportScheduleRequestSerializer(serializers.Serializer):
+    """What a client sends to create a schedule (name required, the rest as the defaults say),
+    or to change one (only what is sent). The model checks the rest (services.save_schedule)."""
+
+    name = serializers.CharField(allow_blank=True)
+    description = serializers.CharField(required=False, allow_blank=True)
+    groupBy = serializers.ChoiceField(
+        source="group_by", choices=GROUP_BY, required=False, help_text=GROUP_BY_HELP
+    )
+    filterBy = serializers.ListField(
+        source="filter_by", child=serializers.CharField(), required=False, max_length=100
+    )
+    bucket = BucketField(required=False)
+    timeZone = serializers.CharField(
+        source="time_zone", required=False, max_length=64, help_text=TIME_ZONE_HELP
+    )
+    costs = serializers.BooleanField(required=False, help_text=COSTS_HELP)
+    frequency = serializers.ChoiceField(choices=Frequency.values, required=False)
+    weekday = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=6, help_text="0 (Monday) to 6."
+    )
+    dayOfMonth = serializers.IntegerField(
+        source="day_of_month", required=False, allow_null=True, min_value=1, max_value=31
+    )
+    scheduleTimeZone = serializers.CharField(
+        source="schedule_time_zone", required=False, max_length=64
+    )
+    runAt = LocalTimeField(
+        source="run_at", required=False, help_text="Local, such as 06:00, without a zone."
+    )
+    nameTemplate = serializers.CharField(source="name_template", required=False)
+    keepLast = serializers.IntegerField(
+        source="keep_last", required=False, min_value=1, max_value=1000
+    )
+    catchUpLimit = serializers.IntegerField(
+        source="catch_up_limit", required=False, min_value=1, max_value=100
+    )
+
+    def validate_bucket(self, value: str | None) -> str:
+        return value or ""
+
+
+class ScheduleRunSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    period = serializers.CharField(source="period_label")
+    periodStart = serializers.DateTimeField(source="period_start")
+    periodEnd = serializers.DateTimeField(source="period_end")
+    status = serializers.ChoiceField(choices=RunStatus.values)
+    message = serializers.CharField()
+    reportId = serializers.UUIDField(
+        source="report_id",
+        allow_null=True,
+        help_text="The report made (null when none was, or once it was deleted).",
+    )
+    runNow = serializers.BooleanField(source="on_demand", help_text="Made by run-now.")
+    createdAt = serializers.DateTimeField(source="created_at")
+
+
+class ScheduleRunListSerializer(serializers.Serializer):
+    runs = ScheduleRunSerializer(many=True)
+
+
+class PageQuerySerializer(serializers.Serializer):
+    offset = serializers.IntegerField(min_value=0, max_value=INT32_MAX, default=0)
+    limit = serializers.IntegerField(min_value=1, max_value=500, default=50)

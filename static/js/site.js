@@ -126,3 +126,21 @@ document.addEventListener("input", function (event) {
     label.parentElement.hidden = !label.textContent.toLowerCase().includes(wanted);
   });
 });
+
+// The schedule form: the weekday and the day of the month show only for the frequency that uses
+// them (the server ignores them for the others).
+const RECURRENCE_FIELDS = { id_weekday: "weekly", id_day_of_month: "monthly" };
+
+function showRecurrenceFields() {
+  const frequency = document.querySelector("#schedule-form #id_frequency");
+  if (!frequency) return;
+  for (const [id, usedBy] of Object.entries(RECURRENCE_FIELDS)) {
+    const input = document.getElementById(id);
+    if (input) input.closest(".field").hidden = frequency.value !== usedBy;
+  }
+}
+
+document.addEventListener("DOMContentLoaded", showRecurrenceFields);
+document.addEventListener("change", function (event) {
+  if (event.target.id === "id_frequency") showRecurrenceFields();
+});

@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from reports.api import tokens
-from reports.models import Report, ReportStatus
+from reports.models import Report, ReportSchedule, ReportStatus
 from reports_site.tenancy.models import User
 from reports_site.wsgi import application
 from tests.api.conftest import service_account
@@ -40,6 +40,12 @@ PATHS = [
     "/api/v1/org-unit/reports/{reportId}",
     "/api/v1/org-unit/reports/{reportId}/file",
     "/api/v1/org-unit/reports/batch-delete",
+    "/api/v1/org-unit/report-schedules",
+    "/api/v1/org-unit/report-schedules/{scheduleId}",
+    "/api/v1/org-unit/report-schedules/{scheduleId}/pause",
+    "/api/v1/org-unit/report-schedules/{scheduleId}/resume",
+    "/api/v1/org-unit/report-schedules/{scheduleId}/run-now",
+    "/api/v1/org-unit/report-schedules/{scheduleId}/runs",
 ]
 # Random cases per operation, besides schemathesis' boundary ("coverage") cases.
 MAX_EXAMPLES = 50
@@ -51,9 +57,28 @@ ROBOTS_PENDING = uuid.UUID("00000000-0000-4000-8000-000000000002")
 ROBOTS_FAILED = uuid.UUID("00000000-0000-4000-8000-000000000003")
 COLLEAGUES = uuid.UUID("00000000-0000-4000-8000-000000000004")
 FOREIGN = uuid.UUID("00000000-0000-4000-8000-000000000005")
-KNOWN_IDS = [str(pk) for pk in (ROBOTS_READY, ROBOTS_PENDING, ROBOTS_FAILED, COLLEAGUES, FOREIGN)]
+# Schedules likewise: robot's (active, and paused), a colleague's, another tenant's.
+ROBOTS_SCHEDULE = uuid.UUID("00000000-0000-4000-8000-000000000011")
+ROBOTS_PAUSED_SCHEDULE = uuid.UUID("00000000-0000-4000-8000-000000000012")
+COLLEAGUES_SCHEDULE = uuid.UUID("00000000-0000-4000-8000-000000000013")
+FOREIGN_SCHEDULE = uuid.UUID("00000000-0000-4000-8000-000000000014")
+KNOWN_IDS = [
+    str(pk)
+    for pk in (
+        ROBOTS_READY,
+        ROBOTS_PENDING,
+        ROBOTS_FAILED,
+        COLLEAGUES,
+        FOREIGN,
+        ROBOTS_SCHEDULE,
+        ROBOTS_PAUSED_SCHEDULE,
+        COLLEAGUES_SCHEDULE,
+        FOREIGN_SCHEDULE,
+    )
+]
 MARCH = (datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
 PERIOD = {"start": "2026-03-01T00:00:00Z", "end": "2026-04-01T00:00:00Z"}  # one that is accepted
+SCHEDULE = {"name": "Fuzzed", "frequency": "weekly", "weekday": 2, "nameTemplate": "{period}"}
 
 # Conditions in the filterBy grammar (reports/api/filtering.py), so that values reach the parser
 # and the database rather than being turned away as malformed.
@@ -121,6 +146,8 @@ def flatmap_body(context, body):
         variants.append(known.map(lambda known: {**body, "ids": [*body["ids"], *known]}))
     if "start" in body and "end" in body:
         variants.append(st.just({**body, **PERIOD}))
+    if "frequency" in body or "nameTemplate" in body:
+        variants.append(st.just({**body, **SCHEDULE}))
     return st.one_of(variants)
 
 
@@ -158,6 +185,15 @@ def _report(pk, tenant, name, status, creator) -> Report:
     return report
 
 
+def _schedule(pk, name, owner, **fields) -> ReportSchedule:
+    schedule = ReportSchedule(
+        pk=pk, tenant_id=owner.tenant_id, name=name, frequency="daily", **fields
+    )
+    schedule.set_owner(owner)
+    schedule.save()
+    return schedule
+
+
 @pytest.fixture
 def robot_token(settings, tenant, org, other_tenant) -> str:
     """A token of robot (Viewer of acme), and reports of each kind for the requests to find."""
@@ -170,6 +206,10 @@ def robot_token(settings, tenant, org, other_tenant) -> str:
     _report(ROBOTS_FAILED, tenant, "Broken", ReportStatus.FAILED, robot)
     _report(COLLEAGUES, tenant, "Carol's", ReportStatus.READY, carol)
     _report(FOREIGN, other_tenant, "March", ReportStatus.READY, intruder)
+    _schedule(ROBOTS_SCHEDULE, "Daily", robot)
+    _schedule(ROBOTS_PAUSED_SCHEDULE, "Paused", robot, paused=True, paused_reason="Resting.")
+    _schedule(COLLEAGUES_SCHEDULE, "Carol's", carol)
+    _schedule(FOREIGN_SCHEDULE, "Daily", intruder)
     # Django's WSGI handler closes the connection after each request, which would end the test's
     # transaction: disconnected here as Django's test client does.
     request_started.disconnect(close_old_connections)

@@ -5,6 +5,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
+from reports.models import ReportSchedule
+from reports.scheduling import run_now
 from reports.services import create_report
 from tests.browser.conftest import log_in, screenshot
 from tests.consumption.samples import sample, save_samples
@@ -72,3 +74,48 @@ def test_the_delete_dialog(page, viewer, reports):
     page.get_by_role("button", name="Delete…").click()
     expect(page.get_by_role("dialog")).to_be_visible()
     assert_accessible(page, "delete dialog")
+
+
+@pytest.fixture
+def schedule(viewer, usage, no_queue):
+    """A daily schedule of alice's that has made a report, and one that is paused."""
+    made = ReportSchedule(tenant_id=viewer.tenant_id, name="Daily GPUs", frequency="daily")
+    made.set_owner(viewer)
+    made.full_clean()
+    made.save()
+    run_now(made)
+    paused = ReportSchedule(
+        tenant_id=viewer.tenant_id, name="Resting", frequency="quarterly", paused=True
+    )
+    paused.set_owner(viewer)
+    paused.paused_reason = "Paused by alice@acme.example."
+    paused.save()
+    return made
+
+
+def test_the_schedules_page(page, viewer, schedule):
+    log_in(page, viewer.email)
+    page.goto("/analytics/schedules/")
+    expect(page.locator("#schedules-table")).to_be_visible()
+    assert_accessible(page, "schedules page")
+
+
+def test_the_schedule_form_with_errors_and_its_preview(page, viewer, schedule):
+    log_in(page, viewer.email)
+    page.goto("/analytics/schedules/new/")
+    expect(page.locator("#schedule-preview tbody tr")).to_have_count(5)
+    assert_accessible(page, "new-schedule form")
+    page.get_by_label("Frequency").select_option("weekly")
+    expect(page.locator("#schedule-preview")).to_contain_text("Choose the day each week")
+    page.get_by_role("button", name="Create schedule").click()
+    expect(page.locator(".field-error").first).to_be_visible()
+    assert_accessible(page, "new-schedule form with errors")
+
+
+def test_a_schedules_page_with_its_history(page, viewer, schedule):
+    log_in(page, viewer.email)
+    page.goto(f"/analytics/schedules/{schedule.pk}/")
+    expect(page.locator("#runs-table tbody tr")).to_have_count(1)
+    assert_accessible(page, "a schedule's page")
+    page.get_by_role("link", name="Delete…").click()
+    assert_accessible(page, "a schedule's delete page")

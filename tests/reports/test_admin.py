@@ -163,3 +163,55 @@ class TestReportAdmin:
         html = admin_client.get(reverse(CHANGELIST)).content.decode()
         for action in ["requeue", "mark_failed", "delete_selected"]:
             assert f'<option value="{action}">' in html, action
+
+
+@pytest.mark.django_db
+class TestReportScheduleAdmin:
+    @pytest.fixture
+    def schedule(self, viewer, usage):
+        from reports.models import ReportSchedule
+        from reports.scheduling import run_now
+
+        schedule = ReportSchedule(
+            tenant=viewer.tenant, name="Weekly", frequency="weekly", weekday=0
+        )
+        schedule.set_owner(viewer)
+        schedule.full_clean()
+        schedule.save()
+        run_now(schedule)
+        return schedule
+
+    def test_the_list_says_how_each_runs(self, admin_client, schedule):
+        response = admin_client.get(reverse("admin:reports_reportschedule_changelist"))
+
+        assert list(response.context["cl"].result_list) == [schedule]
+        assert "Weekly from Monday, at 06:00 UTC" in response.content.decode()
+
+    def test_a_schedules_page_shows_its_runs_read_only(self, admin_client, schedule):
+        run = schedule.runs.get()
+        url = reverse("admin:reports_reportschedule_change", args=[schedule.pk])
+
+        response = admin_client.get(url)
+
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert run.period_label in html and run.report.name in html
+        assert 'name="runs-0-status"' not in html  # shown, not editable
+
+    def test_an_operator_pauses_schedules(self, admin_client, schedule):
+        from reports.admin import OPERATOR_PAUSED_MESSAGE
+
+        admin_client.post(
+            reverse("admin:reports_reportschedule_changelist"),
+            {"action": "pause", "_selected_action": [schedule.pk]},
+        )
+
+        schedule.refresh_from_db()
+        assert (schedule.paused, schedule.paused_reason) == (True, OPERATOR_PAUSED_MESSAGE)
+
+    def test_the_runs_are_listed_for_every_tenant(self, admin_client, schedule):
+        response = admin_client.get(reverse("admin:reports_schedulerun_changelist"))
+
+        assert list(response.context["cl"].result_list) == list(schedule.runs.all())
+        admin = response.context["cl"].model_admin
+        assert admin.has_change_permission(response.wsgi_request) is False

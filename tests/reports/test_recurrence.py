@@ -256,3 +256,30 @@ class TestInvalidRecurrences:
     def test_it_says_what_is_wrong(self, arguments, message):
         with pytest.raises(ValueError, match=message):
             Recurrence(**arguments)
+
+
+class TestInWords:
+    @pytest.mark.parametrize(
+        "arguments, words",
+        [
+            ({"frequency": "daily"}, "Daily, at 00:00 UTC"),
+            (
+                {"frequency": "weekly", "weekday": 6, "time_zone": "Europe/Paris"},
+                "Weekly from Sunday, at 00:00 Europe/Paris",
+            ),
+            ({"frequency": "monthly", "day_of_month": 1}, "Monthly from the 1st, at 00:00 UTC"),
+            ({"frequency": "monthly", "day_of_month": 2}, "Monthly from the 2nd, at 00:00 UTC"),
+            ({"frequency": "monthly", "day_of_month": 3}, "Monthly from the 3rd, at 00:00 UTC"),
+            ({"frequency": "monthly", "day_of_month": 11}, "Monthly from the 11th, at 00:00 UTC"),
+            ({"frequency": "monthly", "day_of_month": 12}, "Monthly from the 12th, at 00:00 UTC"),
+            ({"frequency": "monthly", "day_of_month": 13}, "Monthly from the 13th, at 00:00 UTC"),
+            ({"frequency": "monthly", "day_of_month": 22}, "Monthly from the 22nd, at 00:00 UTC"),
+            ({"frequency": "monthly", "day_of_month": 31}, "Monthly from the 31st, at 00:00 UTC"),
+            (
+                {"frequency": "quarterly", "run_at": time(6, 30), "time_zone": "Asia/Kolkata"},
+                "Quarterly, at 06:30 Asia/Kolkata",
+            ),
+        ],
+    )
+    def test_it_says_how_often_and_when(self, arguments, words):
+        assert Recurrence(**arguments).in_words == words

@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
@@ -9,7 +10,7 @@ from reports_site.paging import AdminPaginator
 
 from . import services
 from .downloads import csv_response
-from .models import Report, ReportSchedule, ReportStatus, ScheduleRun
+from .models import Delivery, DeliveryTarget, Report, ReportSchedule, ReportStatus, ScheduleRun
 from .tables import ReportTable
 
 OPERATOR_FAILED_MESSAGE = "Stopped by an operator."
@@ -136,6 +137,18 @@ class ScheduleRunInline(admin.TabularInline):
         return False
 
 
+class DeliveryTargetInline(admin.StackedInline):
+    """Where a schedule's reports are sent once Ready. The webhook's secret is made with the
+    target and shown here, for its receiver to check the signature with."""
+
+    model = DeliveryTarget
+    fields = ["kind", "recipients", "url", "secret", "prefix", "enabled"]
+    readonly_fields = ["secret"]
+    extra = 0
+    # Django 6 assumes https for a URL typed without a scheme; so do we, already.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+
 @admin.register(ReportSchedule)
 class ReportScheduleAdmin(admin.ModelAdmin):
     list_display = ["name", "tenant", "runs", "paused", "owner_name", "created_at"]
@@ -153,7 +166,7 @@ class ReportScheduleAdmin(admin.ModelAdmin):
         "active_since",
         "created_at",
     ]
-    inlines = [ScheduleRunInline]
+    inlines = [DeliveryTargetInline, ScheduleRunInline]
     actions = ["pause", "resume"]
 
     @admin.display(description="runs")
@@ -186,6 +199,25 @@ class ScheduleRunAdmin(admin.ModelAdmin):
     list_filter = ["status", "on_demand", "schedule__tenant"]
     list_select_related = ["schedule", "report"]
     search_fields = ["schedule__name", "period_label", "message"]
+    ordering = ["-created_at", "-pk"]
+    paginator = AdminPaginator
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    """Each report's deliveries to its schedule's targets: read only (the workers' record)."""
+
+    list_display = ["report", "target", "status", "attempts", "delivered_at", "last_error"]
+    list_filter = ["status", "target__kind", "target__schedule__tenant"]
+    list_select_related = ["report", "target__schedule"]
+    search_fields = ["report__name", "target__schedule__name", "last_error"]
     ordering = ["-created_at", "-pk"]
     paginator = AdminPaginator
     show_full_result_count = False

@@ -215,3 +215,43 @@ class TestReportScheduleAdmin:
         assert list(response.context["cl"].result_list) == list(schedule.runs.all())
         admin = response.context["cl"].model_admin
         assert admin.has_change_permission(response.wsgi_request) is False
+
+    def test_an_operator_adds_a_webhook_target_and_sees_its_secret(self, admin_client, schedule):
+        url = reverse("admin:reports_reportschedule_change", args=[schedule.pk])
+        form = admin_client.get(url).context["adminform"].form
+        data = {
+            name: value
+            for name, value in form.initial.items()
+            if value is not None and not isinstance(value, (list, dict))
+        }
+        data |= {
+            "filter_by": "[]",
+            "targets-TOTAL_FORMS": "1",
+            "targets-INITIAL_FORMS": "0",
+            "targets-0-kind": "webhook",
+            "targets-0-url": "https://hooks.example/reports",
+            "targets-0-enabled": "on",
+            "runs-TOTAL_FORMS": "0",
+            "runs-INITIAL_FORMS": "0",
+        }
+        response = admin_client.post(url, data)
+        assert response.status_code == 302, response.context["adminform"].form.errors
+        target = schedule.targets.get()
+        assert (target.kind, target.url, len(target.secret)) == (
+            "webhook",
+            "https://hooks.example/reports",
+            64,
+        )
+        assert target.secret in admin_client.get(url).content.decode()
+
+    def test_the_deliveries_are_listed_read_only(self, admin_client, schedule):
+        from reports.models import Delivery, DeliveryTarget
+
+        target = DeliveryTarget.objects.create(
+            schedule=schedule, kind="webhook", url="https://hooks.example/reports"
+        )
+        delivery = Delivery.objects.create(report=schedule.runs.get().report, target=target)
+        response = admin_client.get(reverse("admin:reports_delivery_changelist"))
+        assert list(response.context["cl"].result_list) == [delivery]
+        admin = response.context["cl"].model_admin
+        assert admin.has_change_permission(response.wsgi_request) is False

@@ -33,7 +33,6 @@ from django.utils import timezone
 
 from .api.serializers import ReportSerializer
 from .downloads import download_name
-from .formats import CSV
 from .models import (
     Delivery,
     DeliveryKind,
@@ -162,7 +161,8 @@ def send_email(delivery: Delivery) -> None:
     )
     if attached:
         with report.file.open("rb") as file:
-            message.attach(download_name(report), file.read(), CSV.content_type)
+            # The type without its charset, which Django adds to text: utf-8.
+            message.attach(download_name(report), file.read(), "text/csv")
     message.send()
 
 

@@ -154,6 +154,7 @@ class TestEmail:
         [attachment] = list(message.iter_attachments())
         assert attachment.get_filename() == "gpu-usage-2026-03.csv"
         assert attachment.get_content_type() == "text/csv"
+        assert attachment["Content-Type"] == 'text/csv; charset="utf-8"'  # its charset once
         assert attachment.get_content().encode() == stored_bytes(report)
         body = message.get_body(("plain",)).get_content()
         assert "is attached" in body

@@ -138,6 +138,7 @@ class SMTPServer:
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.received: list[bytes] = []  # each message as it came
         self.envelopes: list[tuple[str, list[str]]] = []  # (MAIL FROM, RCPT TOs) of each
         self._controller = Controller(self, hostname="127.0.0.1", port=free_port())
 
@@ -147,6 +148,7 @@ class SMTPServer:
 
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's name
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        self.received.append(envelope.content)
         self.messages.append(
             email.message_from_bytes(envelope.content, policy=email.policy.default)
         )

@@ -191,39 +191,36 @@ class ReportScheduleAdmin(admin.ModelAdmin):
         self.message_user(request, f"{count} schedule(s) resumed.", messages.SUCCESS)
 
 
+class RecordAdmin(admin.ModelAdmin):
+    """A long list of what the workers recorded, newest first: shown, never added or changed
+    here."""
+
+    ordering = ["-created_at", "-pk"]
+    paginator = AdminPaginator
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
 @admin.register(ScheduleRun)
-class ScheduleRunAdmin(admin.ModelAdmin):
+class ScheduleRunAdmin(RecordAdmin):
     """What the schedules did, every tenant's: read only (a run is the scheduler's record)."""
 
     list_display = ["schedule", "period_label", "status", "on_demand", "report", "created_at"]
     list_filter = ["status", "on_demand", "schedule__tenant"]
     list_select_related = ["schedule", "report"]
     search_fields = ["schedule__name", "period_label", "message"]
-    ordering = ["-created_at", "-pk"]
-    paginator = AdminPaginator
-    show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(RecordAdmin):
     """Each report's deliveries to its schedule's targets: read only (the workers' record)."""
 
     list_display = ["report", "target", "status", "attempts", "delivered_at", "last_error"]
     list_filter = ["status", "target__kind", "target__schedule__tenant"]
     list_select_related = ["report", "target__schedule"]
     search_fields = ["report__name", "target__schedule__name", "last_error"]
-    ordering = ["-created_at", "-pk"]
-    paginator = AdminPaginator
-    show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False

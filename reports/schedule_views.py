@@ -9,7 +9,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -17,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from . import services
 from .forms import RECURRENCE_FIELDS, DeliveryTargetForm, ReportScheduleForm
-from .models import Delivery, DeliveryTarget, ReportSchedule, RunStatus, validate_name_template
+from .models import DeliveryTarget, ReportSchedule, RunStatus, validate_name_template
 from .recurrence import Period
 from .scheduling import run_now
 from .tables import ReportScheduleTable
@@ -153,20 +152,11 @@ def _detail(
     request: HttpRequest, schedule: ReportSchedule, target_form: DeliveryTargetForm
 ) -> HttpResponse:
     """The schedule's page, with this form for a new target (with its errors, if any)."""
-    deliveries = Delivery.objects.select_related("target").order_by("target__created_at", "pk")
-    runs = (
-        schedule.runs.select_related("report")
-        .prefetch_related(Prefetch("report__deliveries", queryset=deliveries))
-        .order_by("-created_at", "-pk")
-    )
-    page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
-    may_change = (
-        ReportSchedule.objects.permitted(request.user, "change").filter(pk=schedule.pk).exists()
-    )
+    page = Paginator(schedule.history(), RUNS_PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "schedule": schedule,
         "next_runs": None if schedule.paused else _next_runs(schedule),
-        "may_change": may_change,
+        "may_change": services.may_change_schedule(request.user, schedule),
         "targets": schedule.targets.all(),
         "target_form": target_form,
         "page_obj": page,

@@ -1,6 +1,7 @@
-"""The new-report form (spec 4.4): whole UTC days, the end date included; and the report
-schedule form, which has the same settings of a report."""
+"""The new-report form (spec 4.4): whole UTC days, the end date included; the report schedule
+form, which has the same settings of a report; and the form of a schedule's delivery target."""
 
+import re
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from consumption.buckets import DEFAULT_TIME_ZONE, Bucket
 from consumption.measures import GROUP_BY_CHOICES, Segment
 from reports_site.tenancy.models import Project
 
-from .models import NAME_MAX_LENGTH, ReportSchedule
+from .models import NAME_MAX_LENGTH, DeliveryTarget, ReportSchedule
 from .services import SETTINGS
 
 # The IANA zones, UTC first.
@@ -276,7 +277,6 @@ class ReportScheduleForm(ReportSettingsForm):
     name_template = _schedule_field("name_template")
     keep_last = _schedule_field("keep_last", min_value=1, max_value=1000)
     catch_up_limit = _schedule_field("catch_up_limit", min_value=1, max_value=100)
-    # Where its reports go once Ready (delivery targets) is to come after these.
 
     # The form's parts, as its page shows them.
     GROUPS = (
@@ -308,3 +308,38 @@ class ReportScheduleForm(ReportSettingsForm):
                 setattr(schedule, field, data[field])
         if all(field in data for field in ("clusters", "departments", "projects")):
             schedule.filter_by = self.filter_by()
+
+
+class DeliveryTargetForm(forms.ModelForm):
+    """A new delivery target of a schedule: its kind, then the field that kind needs. The
+    model checks them (its validators and clean), and its errors show beside these fields."""
+
+    recipients = forms.CharField(
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="E-mail: the addresses, separated by commas or new lines.",
+    )
+    url = forms.URLField(
+        label="URL",
+        required=False,
+        max_length=2000,
+        assume_scheme="https",
+        help_text=DeliveryTarget._meta.get_field("url").help_text,
+    )
+
+    class Meta:
+        model = DeliveryTarget
+        fields = ["kind", "recipients", "url", "prefix"]
+
+    def _post_clean(self) -> None:
+        """The model's checks, but not of a field this form already refused (its "Give the
+        URL" would follow "Enter a valid URL")."""
+        refused = {field: errors.copy() for field, errors in self.errors.items()}
+        super()._post_clean()
+        self._errors.update(refused)
+
+    def clean_recipients(self) -> list[str]:
+        return [
+            address for address in re.split(r"[\s,;]+", self.cleaned_data["recipients"]) if address
+        ]

@@ -596,6 +596,18 @@ class ReportSchedule(models.Model):
     def report_name(self, period: Period) -> str:
         return self.name_template.format(name=self.name, period=period.label)
 
+    def history(self) -> models.QuerySet[ScheduleRun]:
+        """Its runs, latest first, each with its report and that report's deliveries in the
+        order of their targets."""
+        deliveries = Delivery.objects.select_related("target").order_by(
+            "target__created_at", "target_id"
+        )
+        return (
+            self.runs.select_related("report")
+            .prefetch_related(models.Prefetch("report__deliveries", queryset=deliveries))
+            .order_by("-created_at", "-pk")
+        )
+
     def upcoming(self, now: datetime, count: int) -> list[Period]:
         """The next `count` periods whose reports it is to make: due after now and after it
         became active, less those Run now made before they fell due. (Paused or not: the

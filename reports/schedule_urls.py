@@ -15,4 +15,25 @@ urlpatterns = [
     path("<uuid:schedule_id>/resume/", views.schedule_resume, name="schedule_resume"),
     path("<uuid:schedule_id>/run-now/", views.schedule_run_now, name="schedule_run_now"),
     path("<uuid:schedule_id>/delete/", views.schedule_delete, name="schedule_delete"),
+    path("<uuid:schedule_id>/targets/", views.target_create, name="target_create"),
+    path(
+        "<uuid:schedule_id>/targets/<int:target_id>/enable/",
+        views.target_enable,
+        name="target_enable",
+    ),
+    path(
+        "<uuid:schedule_id>/targets/<int:target_id>/disable/",
+        views.target_disable,
+        name="target_disable",
+    ),
+    path(
+        "<uuid:schedule_id>/targets/<int:target_id>/rotate-secret/",
+        views.target_rotate_secret,
+        name="target_rotate_secret",
+    ),
+    path(
+        "<uuid:schedule_id>/targets/<int:target_id>/delete/",
+        views.target_delete,
+        name="target_delete",
+    ),
 ]

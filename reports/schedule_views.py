@@ -1,6 +1,7 @@
 """The Schedules page beside Reports (issue 16): the schedules a user may see, the form that
-makes or changes one with a preview of its next runs, its page with the history of its runs,
-and its actions (pause, resume, run now, delete)."""
+makes or changes one with a preview of its next runs, its page with its delivery targets and
+the history of its runs with their deliveries, and its actions (pause, resume, run now, delete;
+add, enable, disable and delete a target, rotate a webhook's secret)."""
 
 from dataclasses import dataclass
 
@@ -9,13 +10,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import services
-from .forms import RECURRENCE_FIELDS, ReportScheduleForm
-from .models import ReportSchedule, RunStatus, validate_name_template
+from .forms import RECURRENCE_FIELDS, DeliveryTargetForm, ReportScheduleForm
+from .models import DeliveryTarget, ReportSchedule, RunStatus, validate_name_template
 from .recurrence import Period
 from .scheduling import run_now
 from .tables import ReportScheduleTable
@@ -141,22 +142,29 @@ def _report_name(schedule: ReportSchedule, period: Period) -> str | None:
 @login_required
 @require_GET
 def schedule_detail(request: HttpRequest, schedule_id) -> HttpResponse:
-    """A schedule's settings, its next runs, and the history of its runs, latest first."""
+    """A schedule's settings, its next runs, its delivery targets, and the history of its runs
+    with their deliveries, latest first."""
     schedule = _get_schedule_for_user(request, schedule_id, "read")
-    runs = schedule.runs.select_related("report").order_by("-created_at", "-pk")
-    page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
-    may_change = (
-        ReportSchedule.objects.permitted(request.user, "change").filter(pk=schedule.pk).exists()
-    )
+    return _detail(request, schedule, DeliveryTargetForm())
+
+
+def _detail(
+    request: HttpRequest, schedule: ReportSchedule, target_form: DeliveryTargetForm
+) -> HttpResponse:
+    """The schedule's page, with this form for a new target (with its errors, if any)."""
+    page = Paginator(schedule.history(), RUNS_PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "schedule": schedule,
         "next_runs": None if schedule.paused else _next_runs(schedule),
-        "may_change": may_change,
+        "may_change": services.may_change_schedule(request.user, schedule),
+        "targets": schedule.targets.all(),
+        "target_form": target_form,
         "page_obj": page,
         "paginator": page.paginator,
         "page_range": page.paginator.get_elided_page_range(page.number),
     }
-    return render(request, "reports/schedule_detail.html", context)
+    status = 400 if target_form.errors else 200
+    return render(request, "reports/schedule_detail.html", context, status=status)
 
 
 @login_required
@@ -201,6 +209,67 @@ def schedule_delete(request: HttpRequest, schedule_id) -> HttpResponse:
     schedule.delete()
     messages.success(request, f"Deleted the schedule {schedule.name!r}; its reports are kept.")
     return redirect("schedules:schedule_list")
+
+
+@login_required
+@require_POST
+def target_create(request: HttpRequest, schedule_id) -> HttpResponse:
+    """Add a delivery target: the schedule's reports made from now on are sent there too. On
+    errors, the schedule's page with them beside their fields and what was typed."""
+    schedule = _get_schedule_for_user(request, schedule_id, "change")
+    form = DeliveryTargetForm(request.POST, instance=DeliveryTarget(schedule=schedule))
+    if not form.is_valid():
+        return _detail(request, schedule, form)
+    target = form.save()
+    messages.success(request, f"Reports will be sent to {target}.")
+    return redirect("schedules:schedule_detail", schedule.pk)
+
+
+@login_required
+@require_POST
+def target_enable(request: HttpRequest, schedule_id, target_id: int) -> HttpResponse:
+    return _set_enabled(request, _get_target_for_user(request, schedule_id, target_id), True)
+
+
+@login_required
+@require_POST
+def target_disable(request: HttpRequest, schedule_id, target_id: int) -> HttpResponse:
+    return _set_enabled(request, _get_target_for_user(request, schedule_id, target_id), False)
+
+
+def _set_enabled(request: HttpRequest, target: DeliveryTarget, enabled: bool) -> HttpResponse:
+    """Send, or stop sending, the reports made from now on to the target."""
+    target.enabled = enabled
+    target.save(update_fields=["enabled"])
+    state = "will be sent" if enabled else "are no longer sent"
+    messages.success(request, f"Reports {state} to {target}.")
+    return redirect("schedules:schedule_detail", target.schedule_id)
+
+
+@login_required
+@require_POST
+def target_rotate_secret(request: HttpRequest, schedule_id, target_id: int) -> HttpResponse:
+    """A new secret for a webhook: its receiver needs it to check the signatures from now on."""
+    target = _get_target_for_user(request, schedule_id, target_id)
+    target.rotate_secret()
+    messages.success(request, f"New secret for {target}: give it to its receiver.")
+    return redirect("schedules:schedule_detail", target.schedule_id)
+
+
+@login_required
+@require_POST
+def target_delete(request: HttpRequest, schedule_id, target_id: int) -> HttpResponse:
+    """Delete a target with the record of its deliveries."""
+    target = _get_target_for_user(request, schedule_id, target_id)
+    target.delete()
+    messages.success(request, f"Reports are no longer sent to {target}.")
+    return redirect("schedules:schedule_detail", target.schedule_id)
+
+
+def _get_target_for_user(request: HttpRequest, schedule_id, target_id: int) -> DeliveryTarget:
+    """A target of a schedule the user may change; 404 for one of another schedule."""
+    schedule = _get_schedule_for_user(request, schedule_id, "change")
+    return get_object_or_404(schedule.targets, pk=target_id)
 
 
 def _get_schedule_for_user(request: HttpRequest, schedule_id, action: str) -> ReportSchedule:

@@ -256,10 +256,14 @@ def schedule_for(subject: Subject, schedule_id, action: str) -> ReportSchedule:
     subject may not see it (another tenant's is simply not found); PermissionDenied when it may
     see it but not change it."""
     schedule = ReportSchedule.objects.permitted(subject, "read").get(pk=schedule_id)
-    permitted = ReportSchedule.objects.permitted(subject, action)
-    if action != "read" and not permitted.filter(pk=schedule.pk).exists():
+    if action != "read" and not may_change_schedule(subject, schedule):
         raise PermissionDenied(f"Only its owner, {schedule.owner_name}, may change this schedule.")
     return schedule
+
+
+def may_change_schedule(subject: Subject, schedule: ReportSchedule) -> bool:
+    """Whether the subject may change the schedule, its targets, and see their secrets."""
+    return ReportSchedule.objects.permitted(subject, "change").filter(pk=schedule.pk).exists()
 
 
 def pause_schedule(subject: Subject, schedule: ReportSchedule) -> None:

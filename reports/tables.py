@@ -11,7 +11,15 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.html import format_html
 
-from .models import Report, ReportSchedule, ReportStatus, RunStatus, TableColumns
+from .models import (
+    Delivery,
+    DeliveryStatus,
+    Report,
+    ReportSchedule,
+    ReportStatus,
+    RunStatus,
+    TableColumns,
+)
 
 # Offered in the page-size choice; the query string may ask for any size up to the largest.
 PAGE_SIZES = (10, 25, 50, 100)
@@ -204,6 +212,21 @@ def run_badge(status: str | None) -> str:
         return "–"
     kind = {RunStatus.MADE: "ready", RunStatus.FAILED: "failed"}.get(status, "skipped")
     return format_html('<span class="badge badge-{}">{}</span>', kind, status)
+
+
+def delivery_badge(delivery: Delivery) -> str:
+    """A delivery's status as a badge (Delivered as a Ready report's, Failed as a Failed one's);
+    its last error beneath it, final when Failed, the reason of the next attempt when Pending."""
+    kind = {DeliveryStatus.DELIVERED: "ready", DeliveryStatus.FAILED: "failed"}.get(
+        delivery.status, "processing"
+    )
+    badge = format_html('<span class="badge badge-{}">{}</span>', kind, delivery.status)
+    if delivery.status != DeliveryStatus.DELIVERED and delivery.last_error:
+        retrying = "" if delivery.status == DeliveryStatus.FAILED else "Retrying after: "
+        badge += format_html(
+            '<span class="status-message">{}{}</span>', retrying, delivery.last_error
+        )
+    return badge
 
 
 class ReportScheduleTable(tables.Table):

@@ -2,6 +2,7 @@
 authentication, error body and permission rules, another tenant's schedule not found (404).
 Scoping and saving go through the same querysets and services as the Schedules page."""
 
+import re
 import uuid
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -13,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from reports import services
-from reports.models import ReportSchedule
+from reports.models import DeliveryTarget, ReportSchedule
 from reports.scheduling import run_now
 
 from . import serializers as s
@@ -21,6 +22,7 @@ from .errors import Conflict
 
 TAGS = ["report-schedules"]
 SCHEDULE_ID = OpenApiParameter("scheduleId", OpenApiTypes.UUID, OpenApiParameter.PATH)
+TARGET_ID = OpenApiParameter("targetId", OpenApiTypes.INT64, OpenApiParameter.PATH)
 
 
 def _errors(*codes: int) -> dict:
@@ -190,8 +192,114 @@ def schedule_runs(request: Request, scheduleId: str) -> Response:  # noqa: N803
     query = s.PageQuerySerializer(data=request.query_params)
     query.is_valid(raise_exception=True)
     offset, limit = query.validated_data["offset"], query.validated_data["limit"]
-    runs = schedule.runs.order_by("-created_at", "-pk")[offset : offset + limit]
+    runs = schedule.history()[offset : offset + limit]
     return Response({"runs": s.ScheduleRunSerializer(runs, many=True).data})
+
+
+@extend_schema(
+    methods=["GET"],
+    operation_id="list_report_schedule_targets",
+    description=_extension(
+        "where a schedule's reports are sent once Ready, in the order they were added. A "
+        "webhook's secret only for who may change the schedule."
+    ),
+    parameters=[SCHEDULE_ID],
+    responses={200: s.DeliveryTargetListSerializer, **_errors(400, 401, 403, 404)},
+    tags=TAGS,
+)
+@extend_schema(
+    methods=["POST"],
+    operation_id="create_report_schedule_target",
+    description=_extension(
+        "send a schedule's reports made from now on to e-mail recipients, a webhook (signed "
+        "with the secret in the answer) or a key prefix in object storage."
+    ),
+    parameters=[SCHEDULE_ID],
+    request=s.DeliveryTargetRequestSerializer,
+    responses={201: s.DeliveryTargetSerializer, **_errors(400, 401, 403, 404)},
+    tags=TAGS,
+)
+@api_view(["GET", "POST"])
+def schedule_targets(request: Request, scheduleId: str) -> Response:  # noqa: N803
+    if request.method == "POST":
+        schedule = _get_schedule_for_subject(request, scheduleId, "change")
+        return _target_saved(request, DeliveryTarget(schedule=schedule), status=201)
+    schedule = _get_schedule_for_subject(request, scheduleId, "read")
+    context = {"may_change": services.may_change_schedule(request.user, schedule)}
+    targets = s.DeliveryTargetSerializer(schedule.targets.all(), many=True, context=context)
+    return Response({"targets": targets.data})
+
+
+@extend_schema(
+    methods=["GET"],
+    operation_id="get_report_schedule_target",
+    description=_extension("a schedule's delivery target."),
+    parameters=[SCHEDULE_ID, TARGET_ID],
+    responses={200: s.DeliveryTargetSerializer, **_errors(400, 401, 403, 404)},
+    tags=TAGS,
+)
+@extend_schema(
+    methods=["PATCH"],
+    operation_id="update_report_schedule_target",
+    description=_extension(
+        "change the fields sent of a delivery target: enabled false stops sending the reports "
+        "made from now on."
+    ),
+    parameters=[SCHEDULE_ID, TARGET_ID],
+    request=s.DeliveryTargetRequestSerializer(partial=True),
+    responses={200: s.DeliveryTargetSerializer, **_errors(400, 401, 403, 404)},
+    tags=TAGS,
+)
+@extend_schema(
+    methods=["DELETE"],
+    operation_id="delete_report_schedule_target",
+    description=_extension("delete a delivery target with the record of its deliveries."),
+    parameters=[SCHEDULE_ID, TARGET_ID],
+    responses={204: None, **_errors(400, 401, 403, 404)},
+    tags=TAGS,
+)
+@api_view(["GET", "PATCH", "DELETE"])
+def schedule_target(request: Request, scheduleId: str, targetId: str) -> Response:  # noqa: N803
+    if request.method == "GET":
+        target = _get_target_for_subject(request, scheduleId, targetId, "read")
+        may_change = services.may_change_schedule(request.user, target.schedule)
+        return Response(s.DeliveryTargetSerializer(target, context={"may_change": may_change}).data)
+    target = _get_target_for_subject(request, scheduleId, targetId, "change")
+    if request.method == "DELETE":
+        target.delete()
+        return Response(status=204)
+    return _target_saved(request, target, status=200, partial=True)
+
+
+def _target_saved(request: Request, target: DeliveryTarget, status: int, partial=False) -> Response:
+    """The target with the body's fields, checked by the model and saved; each of the model's
+    errors under its field's name."""
+    body = s.DeliveryTargetRequestSerializer(data=request.data, partial=partial)
+    body.is_valid(raise_exception=True)
+    for field, value in body.validated_data.items():
+        setattr(target, field, value)
+    try:
+        target.full_clean()
+    except ValidationError as invalid:
+        raise exceptions.ValidationError(invalid.message_dict) from None
+    target.save()
+    return Response(
+        s.DeliveryTargetSerializer(target, context={"may_change": True}).data, status=status
+    )
+
+
+def _get_target_for_subject(
+    request: Request, schedule_id: str, target_id: str, action: str
+) -> DeliveryTarget:
+    """A target of the schedule, for `action` on the schedule: 404 for one of another
+    schedule, as for a schedule the caller may not see."""
+    schedule = _get_schedule_for_subject(request, schedule_id, action)
+    if not re.fullmatch(r"[0-9]{1,18}", target_id):
+        raise exceptions.ValidationError("targetId: Not a target id (a whole number).")
+    try:
+        return schedule.targets.get(pk=int(target_id))
+    except DeliveryTarget.DoesNotExist:
+        raise exceptions.NotFound("Delivery target not found.") from None
 
 
 def _get_schedule_for_subject(request: Request, schedule_id: str, action: str) -> ReportSchedule:

@@ -11,7 +11,14 @@ from rest_framework.settings import api_settings
 
 from consumption.buckets import Bucket
 from consumption.measures import GROUP_BY
-from reports.models import ReportStatus, RunStatus
+from reports.models import (
+    DELIVERY_MAX_RECIPIENTS,
+    DeliveryKind,
+    DeliveryStatus,
+    DeliveryTarget,
+    ReportStatus,
+    RunStatus,
+)
 from reports.recurrence import Frequency
 
 from .filtering import FIELDS
@@ -326,6 +333,73 @@ class ReportScheduleRequestSerializer(serializers.Serializer):
         return value or ""
 
 
+class DeliveryTargetSerializer(serializers.Serializer):
+    """A schedule's delivery target. A webhook's secret only for those who may change the
+    schedule (the context's `may_change`): it signs what the webhook receives."""
+
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=DeliveryKind.choices)
+    recipients = serializers.ListField(
+        child=serializers.CharField(), help_text="E-mail: the addresses; [] for other kinds."
+    )
+    url = serializers.CharField(help_text='Webhook: where the JSON is POSTed; "" otherwise.')
+    prefix = serializers.CharField(
+        help_text='Object storage: files go under <prefix>/<year>/<month>/; "" otherwise.'
+    )
+    enabled = serializers.BooleanField(help_text="Reports made from now on are sent.")
+    secret = serializers.CharField(
+        required=False,
+        help_text="Webhook, shown only to who may change the schedule: the key of the "
+        "X-Signature-256 HMAC-SHA256 of each body.",
+    )
+    createdAt = serializers.DateTimeField(source="created_at")
+
+    def to_representation(self, target: DeliveryTarget) -> dict:
+        data = super().to_representation(target)
+        if target.kind != DeliveryKind.WEBHOOK or not self.context.get("may_change"):
+            del data["secret"]
+        return data
+
+
+class DeliveryTargetListSerializer(serializers.Serializer):
+    targets = DeliveryTargetSerializer(many=True)
+
+
+class DeliveryTargetRequestSerializer(serializers.Serializer):
+    """What a client sends to add a target (its kind and the field that kind needs), or to
+    change one (only what is sent). The model checks the rest, and empties the fields of the
+    other kinds."""
+
+    kind = serializers.ChoiceField(choices=DeliveryKind.choices)
+    recipients = serializers.ListField(
+        child=serializers.CharField(max_length=254),
+        required=False,
+        max_length=DELIVERY_MAX_RECIPIENTS,
+        help_text="E-mail: the addresses.",
+    )
+    url = serializers.CharField(
+        required=False, allow_blank=True, max_length=2000, help_text="Webhook: http or https."
+    )
+    prefix = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, help_text="Object storage."
+    )
+    enabled = serializers.BooleanField(required=False)
+
+
+class DeliverySerializer(serializers.Serializer):
+    """A report sent to one target of its schedule."""
+
+    targetId = serializers.IntegerField(source="target_id")
+    kind = serializers.ChoiceField(source="target.kind", choices=DeliveryKind.choices)
+    status = serializers.ChoiceField(choices=DeliveryStatus.choices)
+    attempts = serializers.IntegerField()
+    lastError = serializers.CharField(
+        source="last_error",
+        help_text="Why the last attempt failed: final when Failed, retried when Pending.",
+    )
+    deliveredAt = serializers.DateTimeField(source="delivered_at", allow_null=True)
+
+
 class ScheduleRunSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     period = serializers.CharField(source="period_label")
@@ -340,6 +414,15 @@ class ScheduleRunSerializer(serializers.Serializer):
     )
     runNow = serializers.BooleanField(source="on_demand", help_text="Made by run-now.")
     createdAt = serializers.DateTimeField(source="created_at")
+    deliveries = serializers.SerializerMethodField(
+        help_text="Its report sent to each enabled target, once Ready."
+    )
+
+    @extend_schema_field(DeliverySerializer(many=True))
+    def get_deliveries(self, run) -> list[dict]:
+        if run.report is None:
+            return []
+        return DeliverySerializer(run.report.deliveries.all(), many=True).data
 
 
 class ScheduleRunListSerializer(serializers.Serializer):

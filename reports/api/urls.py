@@ -39,6 +39,16 @@ urlpatterns = [
         schedule_views.schedule_runs,
         name="report_schedule_runs",
     ),
+    path(
+        "v1/org-unit/report-schedules/<str:scheduleId>/targets",
+        schedule_views.schedule_targets,
+        name="report_schedule_targets",
+    ),
+    path(
+        "v1/org-unit/report-schedules/<str:scheduleId>/targets/<str:targetId>",
+        schedule_views.schedule_target,
+        name="report_schedule_target",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file (docs/?script): no inline script (CSP).
     path(

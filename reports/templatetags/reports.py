@@ -18,6 +18,12 @@ def run_badge(status) -> str:
 
 
 @register.simple_tag
+def delivery_badge(delivery) -> str:
+    """A delivery's status as a badge, its last error beneath it."""
+    return tables.delivery_badge(delivery)
+
+
+@register.simple_tag
 def local_time(moment, zone: str) -> str:
     """A moment as a time zone reads it, the zone named."""
     return tables.local_time(moment, zone)

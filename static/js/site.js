@@ -144,3 +144,21 @@ document.addEventListener("DOMContentLoaded", showRecurrenceFields);
 document.addEventListener("change", function (event) {
   if (event.target.id === "id_frequency") showRecurrenceFields();
 });
+
+// A schedule's new delivery target: the field of each kind shows only for that kind (the model
+// empties the others).
+const TARGET_FIELDS = { id_recipients: "email", id_url: "webhook", id_prefix: "storage" };
+
+function showTargetFields() {
+  const kind = document.querySelector("#target-form #id_kind");
+  if (!kind) return;
+  for (const [id, usedBy] of Object.entries(TARGET_FIELDS)) {
+    const input = document.getElementById(id);
+    if (input) input.closest(".field").hidden = kind.value !== usedBy;
+  }
+}
+
+document.addEventListener("DOMContentLoaded", showTargetFields);
+document.addEventListener("change", function (event) {
+  if (event.target.closest("#target-form") && event.target.id === "id_kind") showTargetFields();
+});

@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from reports.api import tokens
-from reports.models import Report, ReportSchedule, ReportStatus
+from reports.models import DeliveryTarget, Report, ReportSchedule, ReportStatus
 from reports_site.tenancy.models import User
 from reports_site.wsgi import application
 from tests.api.conftest import service_account
@@ -46,6 +46,8 @@ PATHS = [
     "/api/v1/org-unit/report-schedules/{scheduleId}/resume",
     "/api/v1/org-unit/report-schedules/{scheduleId}/run-now",
     "/api/v1/org-unit/report-schedules/{scheduleId}/runs",
+    "/api/v1/org-unit/report-schedules/{scheduleId}/targets",
+    "/api/v1/org-unit/report-schedules/{scheduleId}/targets/{targetId}",
 ]
 # Random cases per operation, besides schemathesis' boundary ("coverage") cases.
 MAX_EXAMPLES = 50
@@ -76,9 +78,21 @@ KNOWN_IDS = [
         FOREIGN_SCHEDULE,
     )
 ]
+# A webhook target of robot's schedule, of the colleague's and of the other tenant's, each with
+# its schedule's id; far above the ids the tests' other targets get.
+KNOWN_TARGETS = [
+    (ROBOTS_SCHEDULE, 900_001),
+    (COLLEAGUES_SCHEDULE, 900_002),
+    (FOREIGN_SCHEDULE, 900_003),
+]
 MARCH = (datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
 PERIOD = {"start": "2026-03-01T00:00:00Z", "end": "2026-04-01T00:00:00Z"}  # one that is accepted
 SCHEDULE = {"name": "Fuzzed", "frequency": "weekly", "weekday": 2, "nameTemplate": "{period}"}
+TARGETS = [
+    {"kind": "webhook", "url": "https://hooks.example/fuzz"},
+    {"kind": "email", "recipients": ["ops@acme.example"]},
+    {"kind": "storage", "prefix": "gpu/fuzz"},
+]
 
 # Conditions in the filterBy grammar (reports/api/filtering.py), so that values reach the parser
 # and the database rather than being turned away as malformed.
@@ -119,10 +133,17 @@ with override_settings(ALLOWED_HOSTS=["localhost"]):  # the Host schemathesis se
 def flatmap_path_parameters(context, path_parameters):
     if not path_parameters:
         return st.just(path_parameters)
-    return st.one_of(
+    variants = [
         st.just(path_parameters),
         st.sampled_from(KNOWN_IDS).map(lambda pk: dict.fromkeys(path_parameters, pk)),
-    )
+    ]
+    if "targetId" in path_parameters:
+        variants.append(
+            st.sampled_from(KNOWN_TARGETS).map(
+                lambda ids: {"scheduleId": str(ids[0]), "targetId": ids[1]}
+            )
+        )
+    return st.one_of(variants)
 
 
 @schema.hook
@@ -148,6 +169,8 @@ def flatmap_body(context, body):
         variants.append(st.just({**body, **PERIOD}))
     if "frequency" in body or "nameTemplate" in body:
         variants.append(st.just({**body, **SCHEDULE}))
+    if "kind" in body:
+        variants.append(st.sampled_from(TARGETS).map(lambda target: {**body, **target}))
     return st.one_of(variants)
 
 
@@ -210,6 +233,10 @@ def robot_token(settings, tenant, org, other_tenant) -> str:
     _schedule(ROBOTS_PAUSED_SCHEDULE, "Paused", robot, paused=True, paused_reason="Resting.")
     _schedule(COLLEAGUES_SCHEDULE, "Carol's", carol)
     _schedule(FOREIGN_SCHEDULE, "Daily", intruder)
+    for schedule_id, target_id in KNOWN_TARGETS:
+        DeliveryTarget.objects.create(
+            pk=target_id, schedule_id=schedule_id, kind="webhook", url="https://hooks.example/x"
+        )
     # Django's WSGI handler closes the connection after each request, which would end the test's
     # transaction: disconnected here as Django's test client does.
     request_started.disconnect(close_old_connections)

@@ -311,6 +311,7 @@ class TestChanges:
             "reportId": str(report.pk),
             "runNow": True,
             "createdAt": "2026-11-11T12:00:00Z",
+            "deliveries": [],  # until the report is Ready
         }
         assert (report.name, report.created_by) == ("Daily 2026-11-10", "sa:robot")
         runs = api.get(f"{SCHEDULES}/{schedule.pk}/runs").json()

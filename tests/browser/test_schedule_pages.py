@@ -1,13 +1,13 @@
 """The Schedules page in a real browser: create a schedule, its preview of the next runs following
 the form as it changes; pause and resume it; run it now and watch its report, built by a real
-worker, in the history."""
+worker, in the history; add a webhook to deliver its reports to."""
 
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from reports.models import Report, ReportSchedule
+from reports.models import DeliveryTarget, Report, ReportSchedule
 from tests.browser.conftest import log_in, screenshot
 from tests.worker import start_worker, stop
 
@@ -145,6 +145,42 @@ class TestSchedulesInABrowser:
         expect(page.get_by_role("heading", name="Next runs")).to_be_visible()
         schedule.refresh_from_db()
         assert (schedule.paused, schedule.paused_reason) == (False, "")
+
+    def test_add_a_webhook_target_and_see_it_listed(self, page, viewer, org):
+        schedule = daily_schedule(viewer)
+        log_in(page, viewer.email)
+        page.goto(f"/analytics/schedules/{schedule.pk}/")
+        targets = page.locator("#targets-table tbody tr")
+        expect(targets).to_have_text(["Its reports are sent nowhere: they are in Reports."])
+
+        # Only the field of the kind chosen is asked for.
+        form = page.locator("#target-form")
+        form.get_by_label("Kind").select_option("webhook")
+        expect(form.get_by_label("Recipients")).to_be_hidden()
+        expect(form.get_by_label("Key prefix")).to_be_hidden()
+        form.get_by_label("URL").fill("hooks example")
+        form.get_by_role("button", name="Add target").click()
+        expect(form.get_by_text("Enter a valid URL.")).to_be_visible()
+        expect(form.get_by_label("URL")).to_have_value("hooks example")
+        assert not DeliveryTarget.objects.exists()
+
+        form.get_by_label("URL").fill("https://hooks.example/gpu")
+        form.get_by_role("button", name="Add target").click()
+
+        expect(
+            page.get_by_text("Reports will be sent to Webhook: https://hooks.example/gpu.")
+        ).to_be_visible()
+        target = schedule.targets.get()
+        expect(targets).to_have_count(1)
+        cells = targets.first.locator("th, td")
+        expect(cells.nth(0)).to_have_text("Webhook")
+        expect(cells.nth(1)).to_have_text("https://hooks.example/gpu")
+        expect(cells.nth(2)).to_have_text("Yes")
+        expect(cells.nth(3).locator("code")).to_have_text(target.secret)
+
+        targets.first.get_by_role("button", name="Disable").click()
+        expect(cells.nth(2)).to_have_text("No")
+        screenshot(page, "schedule-targets")
 
     def test_run_now_makes_a_report_shown_in_the_history(self, page, viewer, usage, media):
         schedule = daily_schedule(viewer)

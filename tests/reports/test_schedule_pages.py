@@ -384,7 +384,14 @@ class TestActions:
         assert 'Report "Bob\'s daily 2026-11-10" is in the queue.' in page
         history = page.split('id="runs-table"')[1]
         assert table_rows(history) == [
-            ["2026-11-10", "Made run now", "", "Bob's daily 2026-11-10 Pending", "2026-11-11 12:00"]
+            [
+                "2026-11-10",
+                "Made run now",
+                "",
+                "Bob's daily 2026-11-10 Pending",
+                "–",
+                "2026-11-11 12:00",
+            ]
         ]
         assert reverse("reports:report_detail", args=[report.pk]) in history
 

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import reports.schedule_urls
-from reports.forms import ReportScheduleForm
-from reports.models import ReportSchedule
+from reports.forms import DeliveryTargetForm, ReportScheduleForm
+from reports.models import DeliveryTarget, ReportSchedule
 from tests.reports.test_pages_fuzz import (  # noqa: F401 - fixtures
     browser,
     content_types,
@@ -45,25 +45,39 @@ FIELD_VALUES = st.one_of(
     ),
     st.sampled_from(["America/New_York", "Asia/Kolkata", "23:59", "24:00", "Day", "vision"]),
 )
-# Every page of reports.schedule_urls, and whether its URL names a schedule.
+TARGET_FIELDS = list(DeliveryTargetForm.base_fields)
+TARGET_VALUES = st.one_of(
+    values,
+    st.sampled_from(
+        ["email", "webhook", "storage", "https://hooks.example/x", "ops@acme.example", "gpu/x"]
+    ),
+)
+# Every page of reports.schedule_urls, and how many ids its URL has: none, a schedule's, or a
+# schedule's and one of its targets'.
 PAGES = {
-    "schedule_list": False,
-    "schedule_create": False,
-    "schedule_create_preview": False,
-    "schedule_detail": True,
-    "schedule_edit": True,
-    "schedule_preview": True,
-    "schedule_pause": True,
-    "schedule_resume": True,
-    "schedule_run_now": True,
-    "schedule_delete": True,
+    "schedule_list": 0,
+    "schedule_create": 0,
+    "schedule_create_preview": 0,
+    "schedule_detail": 1,
+    "schedule_edit": 1,
+    "schedule_preview": 1,
+    "schedule_pause": 1,
+    "schedule_resume": 1,
+    "schedule_run_now": 1,
+    "schedule_delete": 1,
+    "target_create": 1,
+    "target_enable": 2,
+    "target_disable": 2,
+    "target_rotate_secret": 2,
+    "target_delete": 2,
 }
 FORM_PAGES = ["schedule_create", "schedule_create_preview", "schedule_edit", "schedule_preview"]
 
 
 @pytest.fixture
 def schedules(viewer, researcher, usage):
-    """alice's schedules (one active, one paused) and bob's."""
+    """alice's schedules (one active, one paused) and bob's, each with a webhook target: their
+    ids and their target's."""
     made = []
     for owner, name, fields in [
         (viewer, "Daily", {"frequency": "daily"}),
@@ -76,7 +90,10 @@ def schedules(viewer, researcher, usage):
         schedule.set_owner(owner)
         schedule.full_clean()
         schedule.save()
-        made.append(str(schedule.pk))
+        target = DeliveryTarget.objects.create(
+            schedule=schedule, kind="webhook", url="https://hooks.example/x"
+        )
+        made.append((str(schedule.pk), target.pk))
     return made
 
 
@@ -84,8 +101,8 @@ def test_every_page_of_schedules_is_fuzzed():
     assert set(PAGES) == {pattern.name for pattern in reports.schedule_urls.urlpatterns}
 
 
-def page_url(page: str, schedule_id: str) -> str:
-    return reverse(f"schedules:{page}", args=[schedule_id] if PAGES[page] else [])
+def page_url(page: str, ids: tuple[str, int]) -> str:
+    return reverse(f"schedules:{page}", args=ids[: PAGES[page]])
 
 
 class TestForms:
@@ -104,6 +121,13 @@ class TestForms:
         url = page_url(page, data.draw(st.sampled_from(schedules)))
         with rolled_back():
             send(browser, page, method, url, data=form)
+
+    @fuzz
+    @given(data=st.data(), form=params(TARGET_FIELDS, TARGET_VALUES))
+    def test_any_target_form(self, browser, schedules, data, form):  # noqa: F811
+        url = page_url("target_create", data.draw(st.sampled_from(schedules)))
+        with rolled_back():
+            send(browser, "target_create", "post", url, data=form)
 
     @fuzz
     @given(
@@ -129,7 +153,16 @@ class TestAnyMethod:
     )
     def test_any_method_on_any_page(self, browser, schedules, data, method, query):  # noqa: F811
         page = data.draw(st.sampled_from(list(PAGES)))
-        schedule_id = data.draw(st.one_of(st.sampled_from(schedules), st.uuids().map(str)))
+        ids = data.draw(
+            st.one_of(
+                st.sampled_from(schedules),
+                st.tuples(st.uuids().map(str), st.integers(min_value=0, max_value=2**70)),
+                # A schedule with another schedule's target.
+                st.tuples(st.sampled_from(schedules), st.sampled_from(schedules)).map(
+                    lambda pair: (pair[0][0], pair[1][1])
+                ),
+            )
+        )
         with rolled_back():
-            send(browser, page, "generic", method, page_url(page, schedule_id))
-            send(browser, page, "get", page_url(page, schedule_id), data=query)
+            send(browser, page, "generic", method, page_url(page, ids))
+            send(browser, page, "get", page_url(page, ids), data=query)

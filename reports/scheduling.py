@@ -123,20 +123,24 @@ def prune(schedule: ReportSchedule) -> int:
 
 def _unrun_periods(schedule: ReportSchedule, now: datetime) -> list[Period]:
     """The periods due after the schedule became active and by `now` that have no run, oldest
-    first. Only those after the latest period the scheduler ran are looked at (it runs them in
-    order), and Run now may have run some of those."""
-    latest_end = (
+    first. The scheduler runs them in order, so only the periods from `catch_up_limit` before
+    the latest one it ran are looked at: one of those lacks its run only where a worker died
+    holding its claim while another ran a later period, and is made now. Run now may have run
+    some of them."""
+    recurrence = schedule.recurrence
+    latest_start = (
         schedule.runs.filter(on_demand=False)
         .order_by("-period_start")
-        .values_list("period_end", flat=True)
+        .values_list("period_start", flat=True)
         .first()
     )
-    since = schedule.active_since if latest_end is None else max(schedule.active_since, latest_end)
-    periods = [
-        period
-        for period in schedule.recurrence.due_periods(since, now)
-        if latest_end is None or period.start >= latest_end
-    ]
+    since = schedule.active_since
+    if latest_start is not None:
+        period = recurrence.period_containing(latest_start)
+        for _ in range(schedule.catch_up_limit):
+            period = recurrence.period_before(period)
+        since = max(since, period.start)
+    periods = recurrence.due_periods(since, now)
     if not periods:
         return []
     run = set(

@@ -250,6 +250,20 @@ class TestCatchingUp:
         run_due_schedules()
         assert runs(schedule) == [("2026-11-10", RunStatus.MADE, "GPU usage 2026-11-10")]
 
+    def test_a_period_whose_claim_died_while_a_later_one_was_made_is_made(self, viewer, org, clock):
+        schedule = make_schedule(viewer, catch_up_limit=3)
+        clock("2026-11-13T06:00")
+        run_due_schedules()
+        # As if the worker that claimed 11 November died while another made 12 November.
+        ScheduleRun.objects.filter(schedule=schedule, period_label="2026-11-11").delete()
+        run_due_schedules()
+        assert sorted(label for label, status, _ in runs(schedule) if status == "Made") == [
+            "2026-11-10",
+            "2026-11-11",
+            "2026-11-12",
+        ]
+        assert Report.objects.filter(name="GPU usage 2026-11-11").count() == 1
+
 
 @pytest.mark.django_db
 @pytest.mark.usefixtures("no_queue")

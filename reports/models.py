@@ -142,22 +142,38 @@ class ReportType(models.TextChoices):
     CONSUMPTION = "Consumption", "Consumption"
 
 
-class ReportQuerySet(models.QuerySet):
-    def permitted(self, subject: Subject | None, action: str) -> ReportQuerySet:
-        """The reports on which the subject may do `action` ("read" or "delete"): its own, or
-        all of its tenant's when it holds project:<action> at tenant scope (spec 2.3)."""
+class TenantsOwnQuerySet(models.QuerySet):
+    """Things of a tenant that a subject makes and owns, named uniquely in the tenant whatever
+    the letter case (by `name_key`): reports, and the schedules that make them. Spec 2.3: a
+    subject may act on its own, or on all of its tenant's when it holds the reports' permission
+    for the action at tenant scope."""
+
+    # The fields that hold the owner: a user, or a service account.
+    owner_fields: tuple[str, str]
+    # Each action on these things, and the permission on a tenant's projects that allows it.
+    actions: dict[str, str]
+
+    def permitted(self, subject: Subject | None, action: str):
+        """The ones on which the subject may do `action` (one of `actions`)."""
         tenant_id = permissions.subject_tenant_id(subject)
         if tenant_id is None:
             return self.none()
-        reports = self.filter(tenant_id=tenant_id)
-        if permissions.holds_at_tenant_scope(subject, "project", action):
-            return reports
-        return reports.filter(_created_by(subject))
+        of_tenant = self.filter(tenant_id=tenant_id)
+        if permissions.holds_at_tenant_scope(subject, "project", self.actions[action]):
+            return of_tenant
+        by_user, by_account = self.owner_fields
+        owner = by_account if isinstance(subject, ServiceAccount) else by_user
+        return of_tenant.filter(**{owner: subject})
 
-    def named(self, tenant_id: int, name: str) -> ReportQuerySet:
-        """The tenant's report of this name, whatever its letter case (as the unique
-        constraint compares them: by `name_key`)."""
+    def named(self, tenant_id: int, name: str):
+        """The tenant's one of this name, whatever its letter case (as the unique constraint
+        compares them: by `name_key`)."""
         return self.filter(tenant_id=tenant_id, name_key=UnicodeLower(Value(name)))
+
+
+class ReportQuerySet(TenantsOwnQuerySet):
+    owner_fields = ("created_by_user", "created_by_service_account")
+    actions = {"read": "read", "delete": "delete"}
 
     # State changes: each is one conditional UPDATE and returns how many reports it changed.
 
@@ -206,12 +222,6 @@ class ReportQuerySet(models.QuerySet):
 def delete_files(names: list[str]) -> None:
     for name in names:
         default_storage.delete(name)
-
-
-def _created_by(subject: Subject) -> Q:
-    if isinstance(subject, ServiceAccount):
-        return Q(created_by_service_account=subject)
-    return Q(created_by_user=subject)
 
 
 def report_file_name(report: Report, filename: str) -> str:
@@ -425,26 +435,11 @@ def validate_name_template(template: str) -> None:
         )
 
 
-# What a subject does with a schedule, and the permission on a tenant's reports that lets it do
-# so with every schedule of the tenant, not only its own: seeing them is seeing the reports,
-# changing them (edit, pause, resume, run now, delete) is deleting the reports (spec 2.3).
-SCHEDULE_ACTIONS = {"read": "read", "change": "delete"}
-
-
-class ReportScheduleQuerySet(models.QuerySet):
-    def permitted(self, subject: Subject | None, action: str) -> ReportScheduleQuerySet:
-        """The schedules on which the subject may do `action` ("read" or "change"): those it
-        owns, or all of its tenant's when it holds the reports' permission for it at tenant
-        scope (SCHEDULE_ACTIONS), as for reports."""
-        tenant_id = permissions.subject_tenant_id(subject)
-        if tenant_id is None:
-            return self.none()
-        schedules = self.filter(tenant_id=tenant_id)
-        if permissions.holds_at_tenant_scope(subject, "project", SCHEDULE_ACTIONS[action]):
-            return schedules
-        if isinstance(subject, ServiceAccount):
-            return schedules.filter(owner_service_account=subject)
-        return schedules.filter(owner_user=subject)
+class ReportScheduleQuerySet(TenantsOwnQuerySet):
+    owner_fields = ("owner_user", "owner_service_account")
+    # Seeing every schedule of the tenant is seeing its reports; changing them (edit, pause,
+    # resume, run now, delete) is deleting its reports.
+    actions = {"read": "read", "change": "delete"}
 
     def with_last_run(self) -> ReportScheduleQuerySet:
         """Each schedule with the status of its latest run (`last_run_status`, None before
@@ -456,10 +451,6 @@ class ReportScheduleQuerySet(models.QuerySet):
             last_run_status=models.Subquery(latest.values("status")[:1]),
             last_run_at=models.Subquery(latest.values("created_at")[:1]),
         )
-
-    def named(self, tenant_id: int, name: str) -> ReportScheduleQuerySet:
-        """The tenant's schedule of this name, whatever its letter case."""
-        return self.filter(tenant_id=tenant_id, name_key=UnicodeLower(Value(name)))
 
     def active(self) -> ReportScheduleQuerySet:
         return self.filter(paused=False)

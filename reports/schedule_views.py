@@ -181,7 +181,7 @@ def schedule_pause(request: HttpRequest, schedule_id) -> HttpResponse:
 def schedule_resume(request: HttpRequest, schedule_id) -> HttpResponse:
     """Run again from now on: the periods that fell due while paused stay unmade."""
     schedule = _get_schedule_for_user(request, schedule_id, "change")
-    ReportSchedule.objects.filter(pk=schedule.pk).resume()
+    services.resume_schedule(schedule)
     messages.success(request, f"Schedule {schedule.name!r} runs again.")
     return redirect("schedules:schedule_detail", schedule.pk)
 

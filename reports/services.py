@@ -270,6 +270,11 @@ def pause_schedule(subject: Subject, schedule: ReportSchedule) -> None:
     ReportSchedule.objects.filter(pk=schedule.pk).pause(f"Paused by {_creator_label(subject)}.")
 
 
+def resume_schedule(schedule: ReportSchedule) -> None:
+    """Run again from now on: the periods that fell due while paused stay unmade."""
+    ReportSchedule.objects.filter(pk=schedule.pk).resume()
+
+
 def _recurrence_changed(schedule: ReportSchedule) -> bool:
     saved = ReportSchedule.objects.filter(pk=schedule.pk).first()
     return saved is not None and saved.recurrence != schedule.recurrence

@@ -1,5 +1,6 @@
 """Every API error as Run:ai writes it: {"code": N, "message": "..."}."""
 
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions
@@ -10,6 +11,15 @@ from rest_framework.views import exception_handler as drf_exception_handler
 class Conflict(exceptions.APIException):
     status_code = 409
     default_detail = "Conflict."
+
+
+def as_sent(invalid: ValidationError, body) -> exceptions.ValidationError:
+    """A model's errors (by field) as the API's 400: each under the name the client sent, the
+    field of the serializer `body` whose source it is."""
+    sent_as = {field.source: name for name, field in body.fields.items()}
+    return exceptions.ValidationError(
+        {sent_as.get(field, field): errors for field, errors in invalid.message_dict.items()}
+    )
 
 
 def error_response(status: int, message: str, headers: dict | None = None) -> Response:

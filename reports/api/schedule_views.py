@@ -18,7 +18,7 @@ from reports.models import DeliveryTarget, ReportSchedule
 from reports.scheduling import run_now
 
 from . import serializers as s
-from .errors import Conflict
+from .errors import Conflict, as_sent
 
 TAGS = ["report-schedules"]
 SCHEDULE_ID = OpenApiParameter("scheduleId", OpenApiTypes.UUID, OpenApiParameter.PATH)
@@ -119,10 +119,7 @@ def _saved(request: Request, schedule: ReportSchedule, status: int, partial=Fals
     except services.DuplicateScheduleName as duplicate:
         raise Conflict(" ".join(duplicate.messages)) from None
     except ValidationError as invalid:
-        sent_as = {field.source: name for name, field in body.fields.items()}
-        raise exceptions.ValidationError(
-            {sent_as.get(field, field): errors for field, errors in invalid.message_dict.items()}
-        ) from None
+        raise as_sent(invalid, body) from None
     return Response(s.ReportScheduleSerializer(schedule).data, status=status)
 
 
@@ -156,7 +153,7 @@ def pause(request: Request, scheduleId: str) -> Response:  # noqa: N803 - the AP
 @api_view(["POST"])
 def resume(request: Request, scheduleId: str) -> Response:  # noqa: N803 - the API's name
     schedule = _get_schedule_for_subject(request, scheduleId, "change")
-    ReportSchedule.objects.filter(pk=schedule.pk).resume()
+    services.resume_schedule(schedule)
     schedule.refresh_from_db()
     return Response(s.ReportScheduleSerializer(schedule).data)
 

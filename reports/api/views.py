@@ -26,7 +26,7 @@ from reports_site.tenancy.models import ServiceAccount, TokenFailure
 
 from . import serializers as s
 from . import tokens
-from .errors import Conflict, error_response
+from .errors import Conflict, as_sent, error_response
 from .filtering import FIELDS, FilterError, parse_filter_by
 
 # The service's field names, as the API spells them in error messages.
@@ -110,11 +110,7 @@ def _create(request: Request) -> Response:
     except services.DuplicateReportName as duplicate:
         raise Conflict(" ".join(duplicate.messages)) from None
     except ValidationError as invalid:
-        # Each error under the name the client sent: the serializer's field of that source.
-        sent_as = {field.source: name for name, field in body.fields.items()}
-        raise exceptions.ValidationError(
-            {sent_as.get(field, field): errors for field, errors in invalid.message_dict.items()}
-        ) from None
+        raise as_sent(invalid, body) from None
     return Response(s.ReportSerializer(report).data, status=202)
 
 

@@ -98,9 +98,9 @@ def send(delivery_id: int) -> str | None:
     or Failed after the last attempt, with the error; None when it was not due or another
     worker has it."""
     claimed_until = timezone.now() + timedelta(seconds=settings.Q_CLUSTER["timeout"])
-    if not Delivery.objects.filter(pk=delivery_id, attempts__lt=_max_attempts()).claim(
-        claimed_until
-    ):
+    if not Delivery.objects.filter(
+        pk=delivery_id, attempts__lt=settings.DELIVERY_MAX_ATTEMPTS
+    ).claim(claimed_until):
         return None
     delivery = Delivery.objects.select_related("report", "target__schedule").get(pk=delivery_id)
     # Ours while it is Pending with our attempt: a worker that outlived its claim changes nothing.
@@ -111,7 +111,7 @@ def send(delivery_id: int) -> str | None:
         SENDERS[delivery.target.kind](delivery)
     except Exception as error:
         message = _described(error, delivery)
-        if delivery.attempts >= _max_attempts():
+        if delivery.attempts >= settings.DELIVERY_MAX_ATTEMPTS:
             held.fail(message)
             return DeliveryStatus.FAILED
         held.retry_at(timezone.now() + backoff(delivery.attempts), message)
@@ -124,10 +124,6 @@ def backoff(attempts: int) -> timedelta:
     """How long after its `attempts`-th failed attempt a delivery is tried again: 1, 2, 4...
     minutes."""
     return timedelta(minutes=2 ** (attempts - 1))
-
-
-def _max_attempts() -> int:
-    return settings.DELIVERY_MAX_ATTEMPTS
 
 
 def _described(error: Exception, delivery: Delivery) -> str:

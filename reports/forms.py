@@ -149,15 +149,8 @@ class ReportSettingsForm(forms.Form):
 
     def settings_fields(self) -> dict:
         """The cleaned settings, as services.SETTINGS names them."""
-        data = self.cleaned_data
-        return {
-            "description": data["description"],
-            "group_by": data["group_by"],
-            "filter_by": self.filter_by(),
-            "bucket": data["bucket"],
-            "time_zone": data["time_zone"],
-            "costs": data["costs"],
-        }
+        data = {**self.cleaned_data, "filter_by": self.filter_by()}
+        return {field: data[field] for field in SETTINGS}
 
     def filter_by(self) -> list[str]:
         """The filters ticked, as a report's conditions."""

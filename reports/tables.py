@@ -8,8 +8,12 @@ from zoneinfo import ZoneInfo
 import django_tables2 as tables
 from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import localize
 from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+from django_tables2.rows import BoundRow
 
 from .models import (
     Delivery,
@@ -24,12 +28,6 @@ from .models import (
 # Offered in the page-size choice; the query string may ask for any size up to the largest.
 PAGE_SIZES = (10, 25, 50, 100)
 DEFAULT_PAGE_SIZE = 25
-
-
-def _shortened(field: str) -> dict:
-    """A long text is cut short with an ellipsis in its cell, and shown whole on hover (and on
-    the report's page)."""
-    return {"td": {"class": "shortened", "title": lambda record: getattr(record, field)}}
 
 
 # Dates and times are read at a glance only on one line.
@@ -67,12 +65,11 @@ class ReportTable(tables.Table):
         verbose_name="Report",
         linkify=("reports:report_detail", [tables.A("pk")]),
         order_by=("name_key", "pk"),  # regardless of letter case
-        attrs=_shortened("name"),
     )
-    description = tables.Column(order_by=("description", "pk"), attrs=_shortened("description"))
+    description = tables.Column(order_by=("description", "pk"))
     status = tables.Column(order_by=("status", "-created_at", "-pk"))
     type = tables.Column(order_by=("type", "-created_at", "-pk"))
-    created_by = tables.Column(order_by=("created_by", "pk"), attrs=_shortened("created_by"))
+    created_by = tables.Column(order_by=("created_by", "pk"))
     created_at = UtcTimeColumn(
         verbose_name="Creation time (UTC)",
         order_by=("created_at", "pk"),
@@ -126,7 +123,11 @@ class ReportTable(tables.Table):
         empty_text = "No reports match. Remove a filter, or clear them all."
         template_name = "reports/_table.html"
         attrs = {"class": "table", "id": "reports-table"}
-        # A row's own attributes are written by its template, reports/_row.html.
+        # The rows are written by rows_html, not by the template.
+
+    # Long texts are cut short with an ellipsis in their cells, and shown whole on hover (and on
+    # the report's page).
+    SHORTENED = ("name", "description", "created_by")
 
     @classmethod
     @cache
@@ -158,6 +159,46 @@ class ReportTable(tables.Table):
                 self.columns.show(column.name)
             else:
                 self.columns.hide(column.name)
+
+    def rows_html(self) -> SafeString:
+        """The table's rows. Written here rather than in a template: django-tables2's template
+        works out each cell's attributes anew, and a template's loop over cells is slow; here a
+        page's attributes are worked out once per column, and each cell is one format_html."""
+        attrs = self._cell_attrs()
+        return mark_safe("".join(self.row_html(row, attrs) for row in self.rows))
+
+    def row_html(self, row: BoundRow, attrs: dict[str, str] | None = None) -> SafeString:
+        """A report's row: its cells as django-tables2 renders them, the name as the row's
+        header; and while the report is unsettled, the htmx polling that replaces the row with
+        itself until it settles (the report_row view)."""
+        attrs = attrs or self._cell_attrs()
+        report = row.record
+        cells = []
+        for column, cell in row.items():
+            cell_attrs = attrs[column.name]
+            if column.name in self.SHORTENED:
+                text = column.accessor.resolve(report)
+                cell_attrs = format_html('class="shortened" title="{}"', text)
+            template = '<th scope="row" {}>{}</th>' if column.name == "name" else "<td {}>{}</td>"
+            cells.append(format_html(template, cell_attrs, localize(cell)))
+        polling = ""
+        if not report.is_settled:
+            polling = format_html(
+                ' hx-get="{}" hx-trigger="every 2s" hx-swap="outerHTML"',
+                reverse("reports:report_row", args=[report.pk]),
+            )
+        return format_html(
+            '<tr id="report-{}" data-status="{}" data-name="{}"{}>{}</tr>',
+            report.pk,
+            report.status,
+            report.name,
+            polling,
+            mark_safe("".join(cells)),
+        )
+
+    def _cell_attrs(self) -> dict[str, str]:
+        """The attributes of each shown column's cells, as HTML."""
+        return {column.name: column.attrs["td"].as_html() for column in self.columns}
 
     def render_selection(self, record: Report) -> str:
         # hx-preserve keeps the box (and whether it is ticked) when a polled row is replaced.

@@ -1,5 +1,6 @@
 """A row of the table asks for itself again while its report is being built."""
 
+import lxml.html
 import pytest
 from django.urls import reverse
 
@@ -67,3 +68,21 @@ class TestReportRow:
     def test_a_report_the_user_may_not_see_is_not_found(self, client, researcher, pending):
         client.force_login(researcher)
         assert client.get(row_url(pending)).status_code == 404
+
+    def test_texts_are_written_as_text_in_cells_and_titles(self, client, viewer, usage):
+        name = 'GPU <b>"Q&A"</b>'
+        description = "<script>alert('x')</script> & \"more\""
+        report = create_report(
+            viewer, name=name, description=description, start=MARCH[0], end=MARCH[1]
+        )
+        client.force_login(viewer)
+        for url in (reverse("reports:report_list"), row_url(report)):
+            tree = lxml.html.fromstring(client.get(url).content)
+            [row] = tree.xpath(f'//tr[@id="report-{report.pk}"]')
+            assert row.get("data-name") == name
+            [name_cell] = row.xpath("./th")
+            assert (name_cell.get("title"), name_cell.text_content()) == (name, name)
+            assert not row.xpath(".//b | .//script")
+            description_cell = row.xpath("./td")[1]  # after the checkbox
+            assert description_cell.get("title") == description
+            assert description_cell.text_content() == description

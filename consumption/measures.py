@@ -64,7 +64,9 @@ class Grouping:
         """The names of the rows with these keys (values of `keys`, in order), by key."""
         keys = set(keys)
         ids = {key[0] for key in keys}
-        units = self.model.objects.filter(AnyOf(F("pk"), ids)).values_list("pk", *self.names)
+        # Unordered: the model's ordering would have the database sort thousands of names.
+        units = self.model.objects.filter(AnyOf(F("pk"), ids)).order_by()
+        units = units.values_list("pk", *self.names)
         names = {pk: tuple(names) for pk, *names in plain_rows(units)}
         return {key: names[key[0]] + key[1:] for key in keys}
 
@@ -154,22 +156,21 @@ class Measure:
         mib, rest = sums
         return Fraction(mib * MIB + rest, HOUR_SECONDS)
 
-    def value(self, sums: Sequence[int]) -> Decimal | int:
-        """The measure from its sums (in the order of `sums`), rounded half up: hours to
-        _HOUR_DECIMALS decimals, byte-hours to whole ones. Integer arithmetic throughout."""
+    def value(self, sums: Sequence[int], first: int = 0) -> Decimal | int:
+        """The measure from its sums (in the order of `sums`, from `first` on), rounded half
+        up: hours to _HOUR_DECIMALS decimals, byte-hours to whole ones. Integer arithmetic
+        throughout."""
         if not self.in_mib:
-            (micro_seconds,) = sums
-            steps = half_up(micro_seconds, _MICRO_SECONDS_PER_STEP)
+            steps = half_up(sums[first], _MICRO_SECONDS_PER_STEP)
             return Decimal(steps).scaleb(-_HOUR_DECIMALS)
-        mib, rest = sums
-        return half_up(mib * MIB + rest, HOUR_SECONDS)
+        return half_up(sums[first] * MIB + sums[first + 1], HOUR_SECONDS)
 
 
 def half_up(numerator: int, denominator: int) -> int:
     """numerator / denominator (> 0) to the nearest integer, halves away from zero."""
-    quotient, remainder = divmod(abs(numerator), denominator)
-    quotient += 2 * remainder >= denominator
-    return quotient if numerator >= 0 else -quotient
+    if numerator >= 0:
+        return (2 * numerator + denominator) // (2 * denominator)
+    return -((denominator - 2 * numerator) // (2 * denominator))
 
 
 MEASURES = (
@@ -207,7 +208,7 @@ _SPANS_BY_NAME = {measure.name: (measure, span) for measure, span in _SPANS}
 
 def measure_values(sums: Sequence[int]) -> list[Decimal | int]:
     """The six measures, in the order of MEASURES, from all the sums (in the order of SUMS)."""
-    return [measure.value(sums[span]) for measure, span in _SPANS]
+    return [measure.value(sums, span.start) for measure, span in _SPANS]
 
 
 # The amounts a sample stores, in the measures' order, as (name, type): the last fields of the

@@ -81,10 +81,9 @@ def _text_cell(value: str) -> str:
 
 
 def _number_cell(value: Decimal | int) -> str:
-    if isinstance(value, int):
-        return str(value)
+    text = str(value)
     # Plain decimal notation, never an exponent: str(Decimal("1E+3")) would keep it.
-    return format(value, "f")
+    return format(value, "f") if "E" in text else text
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,7 @@ def report_row(request: HttpRequest, report_id) -> HttpResponse:
     report = _get_report_for_user(request, report_id)
     table = ReportTable([report])
     table.configure(request)
-    return HttpResponse(table.row_html(table.rows[0]))
+    return HttpResponse(table.row_html(report))
 
 
 @login_required

@@ -67,7 +67,7 @@ class Grouping:
         # Unordered: the model's ordering would have the database sort thousands of names.
         units = self.model.objects.filter(AnyOf(F("pk"), ids)).order_by()
         units = units.values_list("pk", *self.names)
-        names = {pk: tuple(names) for pk, *names in plain_rows(units)}
+        names = {row[0]: row[1:] for row in plain_rows(units)}
         return {key: names[key[0]] + key[1:] for key in keys}
 
     def ids_of(self, tenant, segments: Iterable[tuple[str, ...]]) -> list[int]:

@@ -1,10 +1,12 @@
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db import models
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
 
 from reports_site.paging import AdminPaginator
 
@@ -34,6 +36,10 @@ class ReportAdmin(admin.ModelAdmin):
     # The primary key breaks ties, as the admin would add; the report_by_time index serves it.
     ordering = ["-created_at", "-pk"]
     paginator = AdminPaginator
+    # Half Django's default: a page of 100 took the admin three times as long as the Reports
+    # table takes for its 25, in Django's own list rendering; operators find reports by filter
+    # and search rather than by paging.
+    list_per_page = 50
     show_full_result_count = False
     raw_id_fields = ["created_by_user", "created_by_service_account"]
     readonly_fields = [
@@ -52,6 +58,16 @@ class ReportAdmin(admin.ModelAdmin):
     # the summary is what the report's page shows.
     exclude = ["file", "summary"]
     actions = ["requeue", "mark_failed"]
+
+    def action_checkbox(self, report: Report) -> str:
+        # The admin's own checkbox, written as HTML rather than through a form widget's
+        # template: the widget was a third of the time of a page of 100 reports.
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+            helpers.ACTION_CHECKBOX_NAME,
+            report.pk,
+            format_html(gettext("Select this object for an action - {}"), str(report)),
+        )
 
     @admin.display(description="Name", ordering="name_key")
     def report_name(self, report: Report) -> str:

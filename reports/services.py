@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from consumption.buckets import DEFAULT_TIME_ZONE
 from consumption.measures import Segment
+from reports_site.lookups import plain_rows
 from reports_site.tenancy import permissions
 from reports_site.tenancy.models import Project, ServiceAccount, Subject
 
@@ -41,7 +42,7 @@ def create_report(
     commits. Raises PermissionDenied for a subject that may read no project, ValidationError
     (by field) for bad input, DuplicateReportName for a name the tenant already uses."""
     readable = Project.objects.permitted(subject, "read").order_by()  # sorted here, as ids
-    project_ids = sorted(readable.values_list("pk", flat=True))
+    project_ids = sorted(pk for (pk,) in plain_rows(readable.values_list("pk")))
     if not project_ids:
         raise PermissionDenied("You need read access to at least one project to create a report.")
     report = checked_report(

@@ -3,6 +3,8 @@
 from datetime import timedelta
 
 import pytest
+from django.contrib import admin
+from django.contrib.admin import helpers
 from django.db import connection
 from django.urls import reverse
 
@@ -34,6 +36,23 @@ class TestReportAdmin:
         assert set(response.context["cl"].result_list) == {ready, pending}
         html = response.content.decode()
         assert reverse("admin:reports_report_download", args=[ready.pk]) in html
+
+    def test_its_checkboxes_are_the_admins_own(self, admin_client, viewer, usage):
+        # Written by ReportAdmin.action_checkbox rather than by a form widget's template.
+        report = create_report(viewer, name='Q&A <b>"quoted"</b>', start=MARCH[0], end=MARCH[1])
+        html = admin_client.get(reverse(CHANGELIST)).content.decode()
+        django_own = admin.ModelAdmin(Report, admin.site).action_checkbox(report)
+        assert "&lt;b&gt;" in django_own
+        assert django_own in html
+        assert (
+            admin_client.post(
+                reverse(CHANGELIST),
+                {"action": "mark_failed", helpers.ACTION_CHECKBOX_NAME: [str(report.pk)]},
+            ).status_code
+            == 302
+        )
+        report.refresh_from_db()
+        assert report.status == ReportStatus.FAILED
 
     def test_it_shows_the_tables_columns_and_sorts_by_the_period(
         self, admin_client, ready, pending

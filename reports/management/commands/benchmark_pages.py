@@ -15,6 +15,7 @@ from django.test.utils import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
+from consumption.benchmarking import settle_after_load
 from consumption.measures import Segment
 from reports.admin import ReportAdmin
 from reports.models import BUILDING_MESSAGE, QUEUED_MESSAGE, Report, ReportStatus
@@ -132,11 +133,7 @@ class Command(BaseCommand):
                 Report.objects.bulk_create(batch)
                 batch = []
         Report.objects.bulk_create(batch)
-        if connection.vendor == "postgresql":
-            # What autovacuum does soon after a load like this one: fresh planner statistics,
-            # and a visibility map that lets counts use index-only scans.
-            with connection.cursor() as cursor:
-                cursor.execute(f"VACUUM ANALYZE {Report._meta.db_table}")
+        settle_after_load(Report)
         elapsed = time.perf_counter() - started
         self.stdout.write(
             f"filled {len(scratch):,} tenants with {reports:,} reports each "

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
-from consumption.benchmarking import END, PROJECTS_HELP, load_scratch_usage
+from consumption.benchmarking import END, PROJECTS_HELP, load_scratch_usage, settle_after_load
 from consumption.buckets import Bucket
 from consumption.measures import Segment
 from consumption.models import UsageRollup, UsageSample
@@ -60,12 +60,7 @@ class Command(BaseCommand):
                 f"{Project.objects.for_tenant(tenant).count():,} projects "
                 f"in {loaded.import_seconds:.1f} s"
             )
-            if connection.vendor == "postgresql":
-                # What autovacuum does soon after a load like this one, and would otherwise do
-                # during the first reports: fresh planner statistics, and a visibility map.
-                with connection.cursor() as cursor:
-                    for model in (UsageSample, UsageRollup):
-                        cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
+            settle_after_load(UsageSample, UsageRollup)
             worker = _start_worker()
             time.sleep(3)  # let the cluster start
             self.stdout.write(

@@ -1,13 +1,17 @@
 """consumption_rows against numbers worked out by hand (spec 3.3 and 4.3), on both paths: the
 daily rollups with raw samples at the edges, and the raw samples alone."""
 
+import math
 from datetime import datetime
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from consumption.aggregation import ConsumptionRow, consumption_rows, parse_filters
-from consumption.measures import GROUP_BY, MEASURES, WORKLOAD, Segment, grouping_of
+from consumption.measures import GROUP_BY, MEASURES, WORKLOAD, Segment, grouping_of, half_up
 from reports_site.tenancy.models import Project
 from tests.consumption.samples import GIB, sample, save_samples
 
@@ -390,3 +394,10 @@ class TestManyWindows:
             ("2026-01-02", "west", Decimal("0.5")),
             ("2026-10-20", "west", 2),
         ]
+
+
+@given(st.integers(-(10**18), 10**18), st.integers(1, 10**12))
+def test_half_up_rounds_halves_away_from_zero_on_both_sides_of_zero(numerator, denominator):
+    exact = Fraction(abs(numerator), denominator)
+    rounded = math.floor(exact + Fraction(1, 2))  # halves up, for the size
+    assert half_up(numerator, denominator) == (rounded if numerator >= 0 else -rounded)

@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.views.main import SEARCH_VAR
 from django.db import models
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
@@ -8,7 +9,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext
 
-from reports_site.paging import AdminPaginator
+from reports_site.paging import SEARCH_COUNT_LIMIT, AdminPaginator
 
 from . import services
 from .downloads import csv_response
@@ -78,6 +79,11 @@ class ReportAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Report]:
         # The summary a report's page shows is not wanted in the admin.
         return super().get_queryset(request).defer("summary")
+
+    def get_paginator(self, request: HttpRequest, queryset, per_page, *args, **kwargs):
+        # A search counts no further than the Reports table's: each report's text is matched.
+        limit = SEARCH_COUNT_LIMIT if request.GET.get(SEARCH_VAR) else None
+        return self.paginator(queryset, per_page, *args, count_limit=limit, **kwargs)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Reports are made through the pages, the API or `create_report`, which apply the

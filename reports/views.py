@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRefresh
 
 from consumption.aggregation import daily_gpu_hours
-from reports_site.paging import Paginator
+from reports_site.paging import SEARCH_COUNT_LIMIT, Paginator
 from reports_site.tenancy.models import Project
 
 from . import services
@@ -27,7 +27,6 @@ from .reading import Reading, bars, read_report
 from .tables import PAGE_SIZES, ReportTable, page_size, save_columns
 
 COUNT_LIMIT = 10_000
-SEARCH_COUNT_LIMIT = 1000
 
 
 @login_required

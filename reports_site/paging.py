@@ -7,6 +7,9 @@ from django.core import paginator
 from django.utils.functional import cached_property
 
 LAST = "last"
+# A text search has each row matched, the costliest count: the Reports table's and the admin's
+# searches count no further than this.
+SEARCH_COUNT_LIMIT = 1000
 
 
 class Paginator(paginator.Paginator):

@@ -95,6 +95,15 @@ class TestReportAdmin:
         response = admin_client.get(reverse(CHANGELIST), {"q": "bob@acme"})
         assert list(response.context["cl"].result_list) == [pending]
 
+    def test_a_search_counts_no_further_than_the_tables(
+        self, admin_client, monkeypatch, ready, pending
+    ):
+        monkeypatch.setattr("reports.admin.SEARCH_COUNT_LIMIT", 1)
+        searched = admin_client.get(reverse(CHANGELIST), {"q": "one"}).context["cl"]
+        assert (searched.queryset.count(), searched.result_count) == (2, 1)
+        # Without a search, the admin's own limit.
+        assert admin_client.get(reverse(CHANGELIST)).context["cl"].result_count == 2
+
     def test_download(self, admin_client, ready):
         response = admin_client.get(reverse("admin:reports_report_download", args=[ready.pk]))
         assert response["Content-Disposition"] == 'attachment; filename="ready-one.csv"'

@@ -10,10 +10,11 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from fractions import Fraction
+from operator import attrgetter
+from typing import NamedTuple
 
 from django.db.models import BigIntegerField, F, QuerySet, Sum, Value
 from django.db.models.functions import Cast, Greatest, Least
@@ -22,7 +23,7 @@ from reports_site.lookups import AnyOf, plain_rows
 from reports_site.tenancy.models import Project, Tenant
 
 from .buckets import DEFAULT_TIME_ZONE, Bucket, Span, spans
-from .measures import MEASURES, SUMS, Grouping, Segment, grouping_of, measure_values
+from .measures import MEASURES, POSITION, SUMS, Grouping, Segment, grouping_of, measure_values
 from .models import DAY_SECONDS, MAX_DURATION_SECONDS, UsageRollup, UsageSample
 from .pricing import Missing, PriceBook, PricingError, cents
 
@@ -31,23 +32,19 @@ FILTER_FIELDS = ("projectName", "departmentName", "clusterId")
 Filters = dict[str, set[str]]
 
 
-@dataclass(frozen=True)
-class ConsumptionRow:
-    """One segment's consumption: its names, then the six measures, in the order of MEASURES."""
+class ConsumptionRow(NamedTuple):
+    """One segment's consumption: its names, and the six measures in the order of MEASURES
+    (hours as Decimal, byte-hours as int). A named tuple: a report over 10,000 projects makes
+    as many rows, and a tuple is made in a third of a frozen dataclass's time."""
 
     segment: tuple[str, ...]
-    gpu_allocation_hours: Decimal
-    gpu_idle_hours: Decimal
-    cpu_allocation_hours: Decimal
-    cpu_usage_hours: Decimal
-    memory_allocation_byte_hours: int
-    memory_usage_byte_hours: int
+    measures: tuple[Decimal | int, ...]
     period_start: date | None = None  # the first day of the row's time bucket, if it has one
     costs: tuple[Decimal, ...] | None = None  # in the order of COSTS, if the report has costs
 
-    @property
-    def measures(self) -> tuple[Decimal | int, ...]:
-        return tuple(getattr(self, measure.name) for measure in MEASURES)
+    def measure(self, name: str) -> Decimal | int:
+        """One of the measures, by its name in MEASURES."""
+        return self.measures[POSITION[name]]
 
 
 def parse_filters(filter_by: Iterable[str]) -> Filters:
@@ -175,7 +172,7 @@ def daily_gpu_hours(
         .order_by()
     )
     names = grouping.names_of({(row[grouping.key],) for row in sums})
-    hours = next(m for m in MEASURES if m.name == "gpu_allocation_hours")
+    hours = MEASURES[POSITION["gpu_allocation_hours"]]
     daily: dict[tuple[str, ...], dict[date, Decimal]] = {}
     for row in sums:
         day = date.fromordinal(_EPOCH_DAY + row["day"])
@@ -313,10 +310,10 @@ def _rows(
     rows = [
         ConsumptionRow(
             names[key],
-            *measure_values(row_sums),
+            measure_values(row_sums),
             period_start=label,
             costs=cents(costs[label, key]) if prices else None,
         )
         for (label, key), row_sums in sums.items()
     ]
-    return sorted(rows, key=lambda row: (row.period_start, row.segment))
+    return sorted(rows, key=attrgetter("period_start", "segment"))

@@ -119,7 +119,7 @@ _MICRO_SECONDS_PER_STEP = MICRO * HOUR_SECONDS // 10**_HOUR_DECIMALS
 
 @dataclass(frozen=True)
 class Measure:
-    """One of a report's six numbers: `name` is its attribute on a ConsumptionRow, `column` its
+    """One of a report's six numbers: `name` names it in code (POSITION), `column` is its
     CSV header, `amount` the sample's field it sums. Millionths become hours to 4 decimals;
     bytes become byte-hours, kept as whole MiB and the rest (`in_mib`)."""
 
@@ -188,6 +188,8 @@ MEASURES = (
         "memory_usage_byte_hours", "CPU Memory bytes usage hours", "memory_used_bytes", in_mib=True
     ),
 )
+# Where each measure is in MEASURES (and in a row's measures), by its name.
+POSITION = {measure.name: number for number, measure in enumerate(MEASURES)}
 # Every sum behind the measures, in order: the rollup's columns.
 SUMS = tuple(name for measure in MEASURES for name in measure.sums)
 # Each measure with the slice of SUMS that keeps it.
@@ -206,9 +208,9 @@ def exact_measure(name: str, sums: Sequence[int]) -> Fraction:
 _SPANS_BY_NAME = {measure.name: (measure, span) for measure, span in _SPANS}
 
 
-def measure_values(sums: Sequence[int]) -> list[Decimal | int]:
+def measure_values(sums: Sequence[int]) -> tuple[Decimal | int, ...]:
     """The six measures, in the order of MEASURES, from all the sums (in the order of SUMS)."""
-    return [measure.value(sums, span.start) for measure, span in _SPANS]
+    return tuple([measure.value(sums, span.start) for measure, span in _SPANS])
 
 
 # The amounts a sample stores, in the measures' order, as (name, type): the last fields of the

@@ -59,7 +59,7 @@ def summary(
     hours over the whole period, largest first, as [names joined by " / ", hours] (`top`)."""
     hours: dict[tuple[str, ...], Decimal] = {}
     for row in rows:
-        hours[row.segment] = hours.get(row.segment, 0) + row.gpu_allocation_hours
+        hours[row.segment] = hours.get(row.segment, 0) + row.measure("gpu_allocation_hours")
     return {
         "preview": [header(group_by, bucketed, currency), *map(cells, rows[:PREVIEW_ROWS])],
         "top": [

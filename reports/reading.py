@@ -13,15 +13,14 @@ from decimal import Decimal
 
 from django.core.paginator import Page, Paginator
 
-from consumption.measures import MEASURES, PERIOD_START, Kind, column_kinds
+from consumption.measures import MEASURES, PERIOD_START, POSITION, Kind, column_kinds
 from consumption.models import GIB
 
 from .csv_export import FileRow, largest_segments, read_csv
 from .models import Report
 
 ROWS_PER_PAGE = 50
-_POSITION = {measure.name: number for number, measure in enumerate(MEASURES)}
-_ALLOCATED, _IDLE = _POSITION["gpu_allocation_hours"], _POSITION["gpu_idle_hours"]
+_ALLOCATED, _IDLE = POSITION["gpu_allocation_hours"], POSITION["gpu_idle_hours"]
 
 # A column's cells as the page sets them out (their class): numbers right-aligned, dates on
 # one line, names as text.

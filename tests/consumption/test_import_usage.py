@@ -81,7 +81,7 @@ def gpu_hours(tenant) -> list[tuple]:
         end=datetime.fromisoformat("2026-04-01T00:00Z"),
         projects=Project.objects.for_tenant(tenant),
     )
-    return [(*r.segment, r.gpu_allocation_hours) for r in result]
+    return [(*r.segment, r.measure("gpu_allocation_hours")) for r in result]
 
 
 @pytest.mark.django_db

@@ -11,7 +11,7 @@ from reports.csv_export import write_csv
 
 @pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
 def test_every_formula_start_is_escaped(start, tmp_path):
-    row = ConsumptionRow((f"{start}x",), Decimal("1.0000"), 0, 0, 0, 0, 0)
+    row = ConsumptionRow((f"{start}x",), (Decimal("1.0000"), 0, 0, 0, 0, 0))
     path = tmp_path / "out.csv"
     with path.open("w", newline="") as out:
         write_csv(out, "Cluster", [row])
@@ -20,7 +20,7 @@ def test_every_formula_start_is_escaped(start, tmp_path):
 
 
 def test_numbers_never_use_exponents(tmp_path):
-    row = ConsumptionRow(("east",), Decimal("1E+3"), Decimal("0E-4"), 0, 0, 10**20, 0)
+    row = ConsumptionRow(("east",), (Decimal("1E+3"), Decimal("0E-4"), 0, 0, 10**20, 0))
     path = tmp_path / "out.csv"
     with path.open("w", newline="") as out:
         write_csv(out, "Cluster", [row])

@@ -163,12 +163,29 @@ class UsageRollup(models.Model):
     class Meta:
         # Reports and refreshes both read a range of days of some projects: the identity
         # serves a few projects, the days a report over thousands (all rollups of a month).
+        # That index holds the sums too, so that PostgreSQL reads a report's rollups from it
+        # alone (SQLite, which cannot include columns, keeps the keys).
         constraints = [
             models.UniqueConstraint(
                 fields=["project", "day", "nodepool"], name="usage_rollup_identity"
             )
         ]
-        indexes = [models.Index(fields=["day"], name="usage_rollup_by_day")]
+        indexes = [
+            models.Index(
+                fields=["day", "project"],
+                include=[
+                    "gpu_allocated",
+                    "gpu_idle",
+                    "cpu_allocated",
+                    "cpu_used",
+                    "memory_allocated_mib",
+                    "memory_allocated_rest",
+                    "memory_used_mib",
+                    "memory_used_rest",
+                ],
+                name="usage_rollup_days_with_sums",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.project} / {self.nodepool.name} on day {self.day}"

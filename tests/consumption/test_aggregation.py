@@ -14,11 +14,13 @@ from consumption.aggregation import ConsumptionRow, consumption_rows, parse_filt
 from consumption.measures import (
     GROUP_BY,
     MEASURES,
+    SUMS,
     WORKLOAD,
     Segment,
     grouping_of,
     half_up,
 )
+from consumption.models import UsageRollup
 from reports_site.tenancy.models import Project
 from tests.consumption.samples import GIB, sample, save_samples
 
@@ -409,3 +411,9 @@ def test_half_up_rounds_halves_away_from_zero_on_both_sides_of_zero(numerator, d
     exact = Fraction(abs(numerator), denominator)
     rounded = math.floor(exact + Fraction(1, 2))  # halves up, for the size
     assert half_up(numerator, denominator) == (rounded if numerator >= 0 else -rounded)
+
+
+def test_the_index_of_days_holds_every_sum_a_report_reads():
+    # So that PostgreSQL reads a report's whole days from the index alone, never the table.
+    [index] = [i for i in UsageRollup._meta.indexes if i.name == "usage_rollup_days_with_sums"]
+    assert (index.fields, sorted(index.include)) == (["day", "project"], sorted(SUMS))

@@ -22,7 +22,17 @@ from consumption.measures import Segment
 from consumption.models import UsageRollup, UsageSample
 from reports.models import Report, ReportStatus
 from reports.services import create_report
-from reports_site.tenancy.models import AccessRule, Project, Role, ScopeType, Tenant, User
+from reports_site.tenancy.models import (
+    AccessRule,
+    Cluster,
+    Department,
+    NodePool,
+    Project,
+    Role,
+    ScopeType,
+    Tenant,
+    User,
+)
 
 
 class Command(BaseCommand):
@@ -60,7 +70,8 @@ class Command(BaseCommand):
                 f"{Project.objects.for_tenant(tenant).count():,} projects "
                 f"in {loaded.import_seconds:.1f} s"
             )
-            settle_after_load(UsageSample, UsageRollup)
+            # The load made the org tree too: thousands of projects a report joins.
+            settle_after_load(UsageSample, UsageRollup, Project, Department, Cluster, NodePool)
             worker = _start_worker()
             time.sleep(3)  # let the cluster start
             self.stdout.write(

@@ -8,7 +8,7 @@ import string
 import unicodedata
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
-from itertools import islice
+from itertools import groupby, islice
 
 from django.conf import settings
 from django.contrib import admin
@@ -229,6 +229,34 @@ def report_file_name(report: Report, filename: str) -> str:
     return f"reports/{report.pk}.csv"
 
 
+class ProjectIdsField(models.JSONField):
+    """Project ids, in order, stored as runs: an id alone, or [first, last] for consecutive
+    ones. A tenant-wide reader's thousands of projects are a few runs, which a report stores
+    and reads back in a fraction of the time a list of each id takes. Reads bare ids too."""
+
+    def get_prep_value(self, value):
+        if value is None:
+            return value
+        runs = []
+        # Consecutive ids have the same difference from their place in the list.
+        for _, run in groupby(enumerate(sorted(value)), lambda pair: pair[1] - pair[0]):
+            ids = [pk for _, pk in run]
+            runs.append(ids[0] if len(ids) == 1 else [ids[0], ids[-1]])
+        return runs
+
+    def from_db_value(self, value, expression, connection):
+        runs = super().from_db_value(value, expression, connection)
+        if runs is None:
+            return runs
+        ids = []
+        for run in runs:
+            if isinstance(run, list):
+                ids.extend(range(run[0], run[1] + 1))
+            else:
+                ids.append(run)
+        return ids
+
+
 class Report(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="reports")
@@ -255,7 +283,7 @@ class Report(models.Model):
         ServiceAccount, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     # What the report may contain: the projects its creator could read at creation (spec 2.3).
-    project_ids = models.JSONField(default=list, editable=False)
+    project_ids = ProjectIdsField(default=list, editable=False)
     created_at = models.DateTimeField("creation time", default=timezone.now, editable=False)
     status = models.CharField(
         max_length=20, choices=ReportStatus.choices, default=ReportStatus.PENDING

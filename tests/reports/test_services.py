@@ -1,5 +1,6 @@
 """Creating and deleting reports through the one shared path (spec 2.3, 4.1)."""
 
+import json
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -7,6 +8,9 @@ import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
+from django.db.models import JSONField, Value
+from hypothesis import given
+from hypothesis import strategies as st
 
 from reports.models import Report, ReportStatus
 from reports.services import DuplicateReportName, checked_report, create_report, delete_reports
@@ -117,6 +121,24 @@ class TestCreate:
     def test_it_keeps_the_projects_the_creator_could_read(self, researcher, usage):
         report = create_report(researcher, name="Mine", start=MARCH[0], end=MARCH[1])
         assert report.project_ids == [usage["vision"].pk]
+
+    def test_the_projects_are_stored_as_runs_of_consecutive_ids(self, viewer, usage):
+        report = create_report(viewer, name="All", start=MARCH[0], end=MARCH[1])
+        ids = [101, 102, 103, 105, 107, 108]
+        Report.objects.filter(pk=report.pk).update(project_ids=ids)
+        with connection.cursor() as cursor:
+            pk = Report._meta.pk.get_db_prep_value(report.pk, connection)
+            cursor.execute("SELECT project_ids FROM reports_report WHERE id = %s", [pk])
+            [(stored,)] = cursor.fetchall()
+        stored = json.loads(stored) if isinstance(stored, str) else stored
+        assert stored == [[101, 103], 105, [107, 108]]
+        report.refresh_from_db()
+        assert report.project_ids == ids
+        # As a list of each id, the form reports were stored in before.
+        every_id = Value([3, 1, 2], output_field=JSONField())
+        Report.objects.filter(pk=report.pk).update(project_ids=every_id)
+        report.refresh_from_db()
+        assert report.project_ids == [3, 1, 2]
 
     def test_a_subject_without_a_project_may_not_create(self, bob, usage):
         with pytest.raises(PermissionDenied, match="at least one project"):
@@ -244,3 +266,10 @@ class TestEachRole:
         own = create_report(subject, name="Own", start=MARCH[0], end=MARCH[1])
         assert set(Report.objects.permitted(subject, "read")) == {own}
         assert set(Report.objects.permitted(subject, "delete")) == {own}
+
+
+@given(st.sets(st.integers(1, 60), max_size=40))
+def test_any_projects_read_back_as_they_were_given(ids):
+    field = Report._meta.get_field("project_ids")
+    stored = json.dumps(field.get_prep_value(ids))
+    assert field.from_db_value(stored, None, connection) == sorted(ids)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
 
 from reports_site.settings import env_bool, env_int, env_list
 
@@ -233,3 +234,13 @@ class TestDeliverySettings:
         result = manage("check", VAR_DIR=str(tmp_path), **env)
         assert result.returncode != 0
         assert message in result.stderr
+
+
+@pytest.mark.django_db
+def test_postgresql_compiles_no_plans():
+    # JIT compiling a report's large plans costs far more than it saves (settings.DATABASES).
+    if connection.vendor != "postgresql":
+        pytest.skip("JIT compilation is PostgreSQL's")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"

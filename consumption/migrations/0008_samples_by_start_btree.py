@@ -8,22 +8,23 @@ collection go on meanwhile. Other databases rely on the (project, start) index, 
 from django.db import migrations
 
 
-def to_btree(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(
-            "CREATE INDEX CONCURRENTLY IF NOT EXISTS usage_sample_by_start "
-            "ON consumption_usagesample (start_epoch)"
-        )
-        schema_editor.execute("DROP INDEX CONCURRENTLY IF EXISTS usage_sample_start_brin")
+BTREE = "usage_sample_by_start", ""
+BRIN = "usage_sample_start_brin", "USING brin"
 
 
-def to_brin(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(
-            "CREATE INDEX CONCURRENTLY IF NOT EXISTS usage_sample_start_brin "
-            "ON consumption_usagesample USING brin (start_epoch)"
-        )
-        schema_editor.execute("DROP INDEX CONCURRENTLY IF EXISTS usage_sample_by_start")
+def _replace(old: tuple[str, str], new: tuple[str, str]):
+    """A migration step that builds the `new` index of the samples' start, then drops `old`."""
+
+    def step(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            name, method = new
+            schema_editor.execute(
+                f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} "
+                f"ON consumption_usagesample {method} (start_epoch)"
+            )
+            schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {old[0]}")
+
+    return step
 
 
 class Migration(migrations.Migration):
@@ -31,4 +32,4 @@ class Migration(migrations.Migration):
 
     dependencies = [("consumption", "0007_rollups_by_day_with_sums")]
 
-    operations = [migrations.RunPython(to_btree, to_brin)]
+    operations = [migrations.RunPython(_replace(BRIN, BTREE), _replace(BTREE, BRIN))]
